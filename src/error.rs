@@ -1,0 +1,169 @@
+//! Statuses and the crate's error type.
+//!
+//! Every fallible call returns a `packr_status`. The numbers are part of the ABI: they are
+//! explicit, stable, and never reused. A retired number stays here as a comment.
+
+use std::ffi::{c_char, CStr};
+use std::fmt;
+
+use crate::boundary::last_error_ptr;
+
+/// The result of a packr call: `PACKR_OK` (0) on success, one of the `PACKR_ERR_*` numbers
+/// otherwise. On failure, `packr_last_error()` on the same thread returns a message that
+/// names the problem.
+///
+/// The numbers are stable across releases and never reused. A host that receives a number
+/// it does not know must treat it as an unknown failure (`packr_status_name` returns
+/// `"UNKNOWN"` for it).
+#[allow(non_camel_case_types)]
+pub type packr_status = i32;
+
+/// Success.
+pub const PACKR_OK: packr_status = 0;
+/// A required pointer argument was NULL.
+pub const PACKR_ERR_NULL_POINTER: packr_status = 1;
+/// An argument was malformed: a string that is not UTF-8, a length that does not fit, an
+/// unknown constant.
+pub const PACKR_ERR_INVALID_ARGUMENT: packr_status = 2;
+/// The bytes are not a valid WebAssembly module (binary or text), or compilation failed.
+pub const PACKR_ERR_COMPILE: packr_status = 3;
+/// The module was compiled by an engine that the runtime does not share.
+pub const PACKR_ERR_ENGINE_MISMATCH: packr_status = 4;
+/// An import of the module is missing or has the wrong type; the message names it.
+pub const PACKR_ERR_LINK: packr_status = 5;
+/// The module or instance has no export of that name.
+pub const PACKR_ERR_NOT_FOUND: packr_status = 6;
+/// Argument or result kinds or counts do not match the export's signature, the export is
+/// of another kind than asked for, or its signature uses a type packr values cannot carry.
+pub const PACKR_ERR_TYPE_MISMATCH: packr_status = 7;
+/// WebAssembly trapped; the message starts with the trap reason and may be followed by a
+/// wasm backtrace on the next lines. The instance stays usable.
+pub const PACKR_ERR_TRAP: packr_status = 8;
+/// A memory access fell outside the memory's current size.
+pub const PACKR_ERR_OUT_OF_BOUNDS: packr_status = 9;
+/// The instance is in use by a call on another thread (or further up this thread's stack).
+pub const PACKR_ERR_BUSY: packr_status = 10;
+/// packr panicked internally; the panic was caught at the boundary. Please report it.
+pub const PACKR_ERR_PANIC: packr_status = 11;
+/// Instantiation failed for a reason other than linking or a trap, for example when the
+/// memory or address space for the instance could not be reserved.
+pub const PACKR_ERR_INSTANTIATE: packr_status = 12;
+
+/// Every status with its name, in number order. The single source for `packr_status_name`.
+const NAMES: &[(packr_status, &CStr)] = &[
+    (PACKR_OK, c"PACKR_OK"),
+    (PACKR_ERR_NULL_POINTER, c"PACKR_ERR_NULL_POINTER"),
+    (PACKR_ERR_INVALID_ARGUMENT, c"PACKR_ERR_INVALID_ARGUMENT"),
+    (PACKR_ERR_COMPILE, c"PACKR_ERR_COMPILE"),
+    (PACKR_ERR_ENGINE_MISMATCH, c"PACKR_ERR_ENGINE_MISMATCH"),
+    (PACKR_ERR_LINK, c"PACKR_ERR_LINK"),
+    (PACKR_ERR_NOT_FOUND, c"PACKR_ERR_NOT_FOUND"),
+    (PACKR_ERR_TYPE_MISMATCH, c"PACKR_ERR_TYPE_MISMATCH"),
+    (PACKR_ERR_TRAP, c"PACKR_ERR_TRAP"),
+    (PACKR_ERR_OUT_OF_BOUNDS, c"PACKR_ERR_OUT_OF_BOUNDS"),
+    (PACKR_ERR_BUSY, c"PACKR_ERR_BUSY"),
+    (PACKR_ERR_PANIC, c"PACKR_ERR_PANIC"),
+    (PACKR_ERR_INSTANTIATE, c"PACKR_ERR_INSTANTIATE"),
+];
+
+fn status_cname(status: i32) -> &'static CStr {
+    NAMES.iter().find(|(s, _)| *s == status).map_or(c"UNKNOWN", |(_, name)| name)
+}
+
+/// The static name of `status`, or `"UNKNOWN"`.
+pub(crate) fn status_name(status: i32) -> &'static str {
+    status_cname(status).to_str().unwrap_or("UNKNOWN")
+}
+
+/// The message of the last failed packr call on the calling thread, or `""` if none has
+/// failed. The message names the problem on its first line; a trap's wasm backtrace, when
+/// there is one, follows on the next lines.
+///
+/// The string is owned by packr and is valid until the next packr call on the same thread;
+/// copy it to keep it. Never NULL. A successful call does not clear it.
+///
+/// Thread-safe: each thread has its own.
+#[unsafe(no_mangle)]
+pub extern "C" fn packr_last_error() -> *const c_char {
+    last_error_ptr()
+}
+
+/// The static name of a status number, such as `"PACKR_ERR_TRAP"`, or `"UNKNOWN"` for any
+/// number that is not a status. Never NULL; the string lives for the whole program.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn packr_status_name(status: i32) -> *const c_char {
+    status_cname(status).as_ptr()
+}
+
+/// A failure below the boundary: the status the host sees and the message that names the cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub status: packr_status,
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(status: packr_status, message: impl Into<String>) -> Self {
+        Error { status, message: message.into() }
+    }
+
+    /// A failure from wasmtime while running guest code (a call or a start function).
+    ///
+    /// The message puts the cause first (`wasm trap: integer divide by zero`) and the wasm
+    /// backtrace, when there is one, on the lines after it.
+    pub fn from_execution(err: &wasmtime::Error) -> Self {
+        let (status, first) = match err.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => (PACKR_ERR_TRAP, trap.to_string()),
+            None => (PACKR_ERR_TRAP, cause_chain(err)),
+        };
+        let mut message = first;
+        if let Some(backtrace) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
+            let trace = backtrace.to_string();
+            if !trace.trim().is_empty() {
+                message.push('\n');
+                message.push_str(trace.trim_end());
+            }
+        }
+        Error::new(status, message)
+    }
+}
+
+/// The chain of an error on one line, outermost context first, without the wasm backtrace
+/// (which `from_execution` puts on lines of its own).
+pub(crate) fn cause_chain(err: &wasmtime::Error) -> String {
+    let backtrace = err.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string());
+    err.chain()
+        .map(|e| e.to_string())
+        .filter(|text| Some(text) != backtrace.as_ref())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", status_name(self.status), self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_in_number_order() {
+        for (i, (status, name)) in NAMES.iter().enumerate() {
+            assert_eq!(*status, i as i32, "{name:?} is out of order");
+            assert_eq!(status_name(*status), name.to_str().unwrap());
+            let c = unsafe { CStr::from_ptr(packr_status_name(*status)) };
+            assert_eq!(c, *name);
+        }
+        assert_eq!(status_name(-1), "UNKNOWN");
+        assert_eq!(status_name(NAMES.len() as i32), "UNKNOWN");
+        assert_eq!(status_name(i32::MAX), "UNKNOWN");
+        assert_eq!(unsafe { CStr::from_ptr(packr_status_name(i32::MIN)) }, c"UNKNOWN");
+    }
+}

@@ -1,0 +1,35 @@
+//! packr: a C ABI over wasmtime for hosts that compile WebAssembly once and spawn
+//! instances from a cache.
+//!
+//! The shape of the API: a runtime compiles a module (`packr_module_load`); the host keeps
+//! the module in its own cache as a cheap clone (`packr_module_clone`); on a cache hit it
+//! binds the module to a runtime (`packr_runtime_wrap_module`, which refuses modules from an
+//! engine the runtime does not share) and instantiates it (`packr_module_instantiate`), then
+//! calls exports (`packr_instance_call`).
+//!
+//! Layout: `boundary` holds every FFI helper (panic guard, pointer checks, handle casts);
+//! each other module is one concept, plain Rust with thin `extern "C"` shells on top.
+
+#![allow(non_camel_case_types)]
+
+// In this order in the header: basics first, then runtime, module, instance.
+mod boundary;
+pub mod error;
+pub mod val;
+pub mod runtime;
+pub mod module;
+pub mod instance;
+
+#[cfg(test)]
+mod testutil;
+
+use std::ffi::c_char;
+
+/// The version of packr, such as `"0.1.0"`. Never NULL; the string lives for the whole
+/// program.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn packr_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

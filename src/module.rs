@@ -1,0 +1,625 @@
+//! Modules: compiled code bound to a runtime. Loading compiles; cloning and wrapping never do.
+
+use std::collections::HashMap;
+use std::ffi::c_char;
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::{Engine, ExternType, InstancePre, ModuleExport};
+
+use crate::boundary::{arg, guard, guard_value, slice, utf8, ArcHandle, Out};
+use crate::error::{
+    cause_chain, packr_status, Error, Result, PACKR_ERR_COMPILE, PACKR_ERR_ENGINE_MISMATCH, PACKR_ERR_LINK,
+    PACKR_ERR_NOT_FOUND, PACKR_ERR_OUT_OF_BOUNDS, PACKR_ERR_TYPE_MISMATCH,
+};
+use crate::instance::StoreData;
+use crate::runtime::packr_runtime;
+use crate::val::{is_carried, kind_name, kind_of, packr_valkind};
+
+/// The kind of an import or export.
+///
+/// A fixed-width integer; hosts should treat numbers they do not know as "other".
+#[allow(non_camel_case_types)]
+pub type packr_externkind = u32;
+
+/// A function.
+pub const PACKR_EXTERN_FUNC: packr_externkind = 0;
+/// A global.
+pub const PACKR_EXTERN_GLOBAL: packr_externkind = 1;
+/// A table.
+pub const PACKR_EXTERN_TABLE: packr_externkind = 2;
+/// A linear memory.
+pub const PACKR_EXTERN_MEMORY: packr_externkind = 3;
+/// An exception tag.
+pub const PACKR_EXTERN_TAG: packr_externkind = 4;
+
+/// One export of a module, as `packr_module_export_get` describes it.
+///
+/// `name` points to `name_len` bytes of UTF-8 followed by a NUL (a name that itself holds a
+/// NUL reads short as a C string; `name_len` is the true length). The bytes belong to the
+/// module and stay valid while any handle to it (its clones, wraps and instances) lives.
+#[repr(C)]
+pub struct packr_export_desc {
+    pub name: *const c_char,
+    pub name_len: usize,
+    pub kind: packr_externkind,
+}
+
+/// One import of a module, as `packr_module_import_get` describes it. The strings follow the
+/// same rules as `packr_export_desc.name`.
+#[repr(C)]
+pub struct packr_import_desc {
+    pub module: *const c_char,
+    pub module_len: usize,
+    pub name: *const c_char,
+    pub name_len: usize,
+    pub kind: packr_externkind,
+}
+
+/// The parameter and result kinds of an exported function. The arrays belong to the module
+/// and stay valid while any handle to it lives. A kind may be one a `packr_val` cannot
+/// carry (`PACKR_V128`, references); calling such a function fails with
+/// `PACKR_ERR_TYPE_MISMATCH`.
+#[repr(C)]
+pub struct packr_func_signature {
+    pub params: *const packr_valkind,
+    pub nparams: usize,
+    pub results: *const packr_valkind,
+    pub nresults: usize,
+}
+
+/// A name stored with a trailing NUL so C can read it either way.
+struct Name(Box<str>);
+
+impl Name {
+    fn new(text: &str) -> Self {
+        Name(format!("{text}\0").into_boxed_str())
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0[..self.0.len() - 1]
+    }
+
+    fn ptr(&self) -> *const c_char {
+        self.0.as_ptr().cast()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len() - 1
+    }
+}
+
+pub(crate) struct Signature {
+    params: Box<[packr_valkind]>,
+    results: Box<[packr_valkind]>,
+}
+
+impl Signature {
+    pub(crate) fn params(&self) -> &[packr_valkind] {
+        &self.params
+    }
+
+    pub(crate) fn results(&self) -> &[packr_valkind] {
+        &self.results
+    }
+
+    fn describe(&self) -> packr_func_signature {
+        packr_func_signature {
+            params: self.params.as_ptr(),
+            nparams: self.params.len(),
+            results: self.results.as_ptr(),
+            nresults: self.results.len(),
+        }
+    }
+}
+
+pub(crate) struct Export {
+    name: Name,
+    kind: packr_externkind,
+    pub(crate) index: ModuleExport,
+    /// For functions: the signature.
+    signature: Option<Signature>,
+    /// For functions: why packr values cannot carry the signature, if they cannot.
+    uncallable: Option<String>,
+}
+
+impl Export {
+    fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The signature of a function export that packr can call.
+    pub(crate) fn callable(&self) -> Result<&Signature> {
+        let signature = self.function()?;
+        match &self.uncallable {
+            Some(why) => Err(Error::new(PACKR_ERR_TYPE_MISMATCH, why.clone())),
+            None => Ok(signature),
+        }
+    }
+
+    fn function(&self) -> Result<&Signature> {
+        self.signature.as_ref().ok_or_else(|| {
+            Error::new(
+                PACKR_ERR_TYPE_MISMATCH,
+                format!("export `{}` is a {}, not a function", self.name(), extern_kind_name(self.kind)),
+            )
+        })
+    }
+
+    pub(crate) fn expect_memory(&self) -> Result<()> {
+        if self.kind == PACKR_EXTERN_MEMORY {
+            Ok(())
+        } else {
+            Err(Error::new(
+                PACKR_ERR_TYPE_MISMATCH,
+                format!("export `{}` is a {}, not a memory", self.name(), extern_kind_name(self.kind)),
+            ))
+        }
+    }
+}
+
+struct Import {
+    module: Name,
+    name: Name,
+    kind: packr_externkind,
+}
+
+fn extern_kind(ty: &ExternType) -> packr_externkind {
+    match ty {
+        ExternType::Func(_) => PACKR_EXTERN_FUNC,
+        ExternType::Global(_) => PACKR_EXTERN_GLOBAL,
+        ExternType::Table(_) => PACKR_EXTERN_TABLE,
+        ExternType::Memory(_) => PACKR_EXTERN_MEMORY,
+        ExternType::Tag(_) => PACKR_EXTERN_TAG,
+    }
+}
+
+fn extern_kind_name(kind: packr_externkind) -> &'static str {
+    match kind {
+        PACKR_EXTERN_FUNC => "function",
+        PACKR_EXTERN_GLOBAL => "global",
+        PACKR_EXTERN_TABLE => "table",
+        PACKR_EXTERN_MEMORY => "memory",
+        _ => "tag",
+    }
+}
+
+/// What compilation produced, shared by every handle to the module whatever runtime it is
+/// bound to: the code, and the export table looked up once so calls find exports by index.
+pub(crate) struct Compiled {
+    module: wasmtime::Module,
+    exports: Vec<Export>,
+    by_name: HashMap<Box<str>, usize>,
+    imports: Vec<Import>,
+}
+
+impl Compiled {
+    fn new(module: wasmtime::Module) -> Self {
+        let mut exports = Vec::new();
+        let mut by_name = HashMap::new();
+        for export in module.exports() {
+            let ty = export.ty();
+            // Every export the module lists has an index; skip defensively if not.
+            let Some(index) = module.get_export_index(export.name()) else { continue };
+            let (signature, uncallable) = match &ty {
+                ExternType::Func(f) => {
+                    let params: Box<[_]> = f.params().map(|t| kind_of(&t)).collect();
+                    let results: Box<[_]> = f.results().map(|t| kind_of(&t)).collect();
+                    let bad = params.iter().chain(results.iter()).find(|k| !is_carried(**k));
+                    let why = bad.map(|k| {
+                        format!("export `{}` uses type {}, which packr values cannot carry", export.name(), kind_name(*k))
+                    });
+                    (Some(Signature { params, results }), why)
+                }
+                _ => (None, None),
+            };
+            by_name.insert(Box::from(export.name()), exports.len());
+            exports.push(Export { name: Name::new(export.name()), kind: extern_kind(&ty), index, signature, uncallable });
+        }
+        let imports = module
+            .imports()
+            .map(|i| Import { module: Name::new(i.module()), name: Name::new(i.name()), kind: extern_kind(&i.ty()) })
+            .collect();
+        Compiled { module, exports, by_name, imports }
+    }
+
+    pub(crate) fn export(&self, name: &str) -> Result<&Export> {
+        self.by_name
+            .get(name)
+            .map(|&i| &self.exports[i])
+            .ok_or_else(|| Error::new(PACKR_ERR_NOT_FOUND, format!("the module has no export named `{name}`")))
+    }
+}
+
+/// A compiled module bound to a runtime: what `packr_module_load` and
+/// `packr_runtime_wrap_module` return, and what `packr_module_instantiate` instantiates.
+///
+/// Underneath it is an atomically reference-counted value: `packr_module_clone` adds a count
+/// and `packr_module_free` drops one; the compiled code is shared by every clone and every
+/// wrap, whatever runtime they are bound to. A module keeps its runtime's engine and host
+/// definitions alive, so the runtime handle may be freed first.
+///
+/// Thread rules: a module may be used by any number of threads at once (clone, wrap,
+/// instantiate and inspect concurrently).
+pub struct packr_module {
+    pub(crate) compiled: Arc<Compiled>,
+    pub(crate) runtime: Arc<packr_runtime>,
+    /// Imports resolved against the runtime once, on first instantiation.
+    pre: OnceLock<Result<InstancePre<StoreData>>>,
+}
+
+impl ArcHandle for packr_module {}
+
+impl packr_module {
+    fn bind(compiled: Arc<Compiled>, runtime: Arc<packr_runtime>) -> Self {
+        packr_module { compiled, runtime, pre: OnceLock::new() }
+    }
+
+    pub(crate) fn load(runtime: Arc<packr_runtime>, bytes: &[u8]) -> Result<Self> {
+        let module = wasmtime::Module::new(&runtime.engine, bytes)
+            .map_err(|e| Error::new(PACKR_ERR_COMPILE, format!("cannot compile module: {}", cause_chain(&e))))?;
+        Ok(Self::bind(Arc::new(Compiled::new(module)), runtime))
+    }
+
+    /// This module bound to `runtime`, sharing the compiled code.
+    pub(crate) fn wrap(self: &Arc<Self>, runtime: Arc<packr_runtime>) -> Result<Arc<Self>> {
+        if Arc::ptr_eq(&self.runtime, &runtime) {
+            // Already bound here: share the resolved imports too.
+            return Ok(Arc::clone(self));
+        }
+        if !Engine::same(self.compiled.module.engine(), &runtime.engine) {
+            return Err(Error::new(
+                PACKR_ERR_ENGINE_MISMATCH,
+                "engine mismatch: the module was compiled by an engine this runtime does not share; \
+                 load it with this runtime, or create the runtime with packr_runtime_new_sharing_engine",
+            ));
+        }
+        Ok(Arc::new(Self::bind(Arc::clone(&self.compiled), runtime)))
+    }
+
+    /// The module linked against its runtime's host definitions, resolved once.
+    pub(crate) fn pre(&self) -> Result<&InstancePre<StoreData>> {
+        self.pre
+            .get_or_init(|| {
+                self.runtime
+                    .linker
+                    .instantiate_pre(&self.compiled.module)
+                    .map_err(|e| Error::new(PACKR_ERR_LINK, format!("cannot link module: {}", cause_chain(&e))))
+            })
+            .as_ref()
+            .map_err(Error::clone)
+    }
+
+    pub(crate) fn signature(&self, name: &str) -> Result<packr_func_signature> {
+        Ok(self.compiled.export(name)?.function()?.describe())
+    }
+}
+
+/// Compiles `wasm_len` bytes at `wasm`, a binary module or WebAssembly text, with
+/// `runtime`'s engine. Compilation validates the module but does not resolve its imports: a
+/// module whose imports this runtime cannot satisfy still loads (instantiation reports
+/// `PACKR_ERR_LINK`).
+///
+/// On success writes a new module bound to `runtime` to `*module_out`; the caller owns it
+/// and frees it with `packr_module_free`. The bytes are only read during the call.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `runtime` or `module_out` is NULL, or
+/// `wasm` is NULL with a non-zero length; `PACKR_ERR_COMPILE` if the bytes are not a valid
+/// module (the message says why).
+///
+/// Thread-safe: `runtime` may be in use on other threads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_load(
+    runtime: *const packr_runtime,
+    wasm: *const u8,
+    wasm_len: usize,
+    module_out: *mut *mut packr_module,
+) -> packr_status {
+    guard(|| {
+        unsafe { arg(runtime, "runtime") }?;
+        let bytes = unsafe { slice(wasm, wasm_len, "wasm") }?;
+        let out = Out::new(module_out, "module_out")?;
+        let runtime = unsafe { ArcHandle::to_arc(runtime) };
+        let module = packr_module::load(runtime, bytes)?;
+        out.write(ArcHandle::into_raw(Arc::new(module)).cast_mut());
+        Ok(())
+    })
+}
+
+/// Returns a new handle to the same module: O(1), a reference count, no copy of the code.
+/// The caller owns the new handle and frees it with `packr_module_free`, independently of
+/// `module`.
+///
+/// NULL in gives NULL out.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_clone(module: *const packr_module) -> *mut packr_module {
+    guard_value(std::ptr::null_mut(), || {
+        if module.is_null() {
+            return Ok(std::ptr::null_mut());
+        }
+        let module = unsafe { ArcHandle::to_arc(module) };
+        Ok(ArcHandle::into_raw(module).cast_mut())
+    })
+}
+
+/// Frees one module handle. Other clones, wraps and instances of the module stay valid.
+///
+/// NULL is a no-op. Must not be called twice for the same handle, nor while another thread
+/// is inside a call that uses this handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_free(module: *mut packr_module) {
+    guard_value((), || {
+        unsafe { ArcHandle::free_raw(module.cast_const()) };
+        Ok(())
+    })
+}
+
+/// Binds `module` to `runtime` without recompiling: the compile-cache hit. `module` may be
+/// bound to any runtime that shares `runtime`'s engine (the same runtime, or one made with
+/// `packr_runtime_new_sharing_engine`). Instances of the result are linked against
+/// `runtime`'s host definitions.
+///
+/// On success writes a new module handle to `*module_out`; the caller owns it and frees it
+/// with `packr_module_free`. `module` stays the caller's.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if any argument is NULL;
+/// `PACKR_ERR_ENGINE_MISMATCH` if `module` was compiled by an engine `runtime` does not
+/// share, leaving `*module_out` untouched.
+///
+/// Thread-safe: `runtime` and `module` may be in use on other threads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_runtime_wrap_module(
+    runtime: *const packr_runtime,
+    module: *const packr_module,
+    module_out: *mut *mut packr_module,
+) -> packr_status {
+    guard(|| {
+        unsafe { arg(runtime, "runtime") }?;
+        unsafe { arg(module, "module") }?;
+        let out = Out::new(module_out, "module_out")?;
+        let module = unsafe { ArcHandle::to_arc(module) };
+        let runtime = unsafe { ArcHandle::to_arc(runtime) };
+        let wrapped = module.wrap(runtime)?;
+        out.write(ArcHandle::into_raw(wrapped).cast_mut());
+        Ok(())
+    })
+}
+
+/// Writes the number of `module`'s exports to `*count_out`.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_export_count(module: *const packr_module, count_out: *mut usize) -> packr_status {
+    guard(|| {
+        let module = unsafe { arg(module, "module") }?;
+        Out::new(count_out, "count_out")?.write(module.compiled.exports.len());
+        Ok(())
+    })
+}
+
+/// Describes export number `index` (in the module's order, from 0) in `*desc_out`. The
+/// strings it points to belong to the module (see `packr_export_desc`).
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_OUT_OF_BOUNDS` if `index` is not
+/// below the export count. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_export_get(
+    module: *const packr_module,
+    index: usize,
+    desc_out: *mut packr_export_desc,
+) -> packr_status {
+    guard(|| {
+        let module = unsafe { arg(module, "module") }?;
+        let out = Out::new(desc_out, "desc_out")?;
+        let exports = &module.compiled.exports;
+        let export = exports.get(index).ok_or_else(|| out_of_range("export", index, exports.len()))?;
+        out.write(packr_export_desc { name: export.name.ptr(), name_len: export.name.len(), kind: export.kind });
+        Ok(())
+    })
+}
+
+/// Writes the number of `module`'s imports to `*count_out`.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_import_count(module: *const packr_module, count_out: *mut usize) -> packr_status {
+    guard(|| {
+        let module = unsafe { arg(module, "module") }?;
+        Out::new(count_out, "count_out")?.write(module.compiled.imports.len());
+        Ok(())
+    })
+}
+
+/// Describes import number `index` (in the module's order, from 0) in `*desc_out`. The
+/// strings it points to belong to the module (see `packr_import_desc`).
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_OUT_OF_BOUNDS` if `index` is not
+/// below the import count. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_import_get(
+    module: *const packr_module,
+    index: usize,
+    desc_out: *mut packr_import_desc,
+) -> packr_status {
+    guard(|| {
+        let module = unsafe { arg(module, "module") }?;
+        let out = Out::new(desc_out, "desc_out")?;
+        let imports = &module.compiled.imports;
+        let import = imports.get(index).ok_or_else(|| out_of_range("import", index, imports.len()))?;
+        out.write(packr_import_desc {
+            module: import.module.ptr(),
+            module_len: import.module.len(),
+            name: import.name.ptr(),
+            name_len: import.name.len(),
+            kind: import.kind,
+        });
+        Ok(())
+    })
+}
+
+/// Describes the signature of the exported function `export_name` in `*signature_out`. The
+/// arrays it points to belong to the module (see `packr_func_signature`).
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+/// is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
+/// `PACKR_ERR_TYPE_MISMATCH` if the export is not a function. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_func_signature(
+    module: *const packr_module,
+    export_name: *const c_char,
+    signature_out: *mut packr_func_signature,
+) -> packr_status {
+    guard(|| {
+        let module = unsafe { arg(module, "module") }?;
+        let name = unsafe { utf8(export_name, "export_name") }?;
+        let out = Out::new(signature_out, "signature_out")?;
+        out.write(module.signature(name)?);
+        Ok(())
+    })
+}
+
+fn out_of_range(what: &str, index: usize, count: usize) -> Error {
+    Error::new(PACKR_ERR_OUT_OF_BOUNDS, format!("{what} index {index} is out of range: the module has {count}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER, PACKR_OK};
+    use crate::instance::packr_module_instantiate;
+    use crate::runtime::packr_runtime_new_sharing_engine;
+    use crate::testutil::{last_error, Host};
+    use crate::val::{PACKR_I32, PACKR_I64, PACKR_V128};
+    use std::ffi::CStr;
+    use std::ptr;
+
+    const ADD: &str = r#"(module
+        (import "env" "log" (func (param i32)))
+        (memory (export "memory") 1)
+        (global (export "g") i32 (i32.const 7))
+        (func (export "add") (param i32 i64) (result i64) local.get 1)
+        (func (export "vec") (param v128)))"#;
+
+    fn text(ptr: *const c_char, len: usize) -> String {
+        let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+        assert_eq!(unsafe { *ptr.add(len) }, 0, "names are NUL-terminated");
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn load_rejects_bad_bytes_with_the_reason() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let mut module = ptr::null_mut();
+        let junk = b"\0asm\x02\0\0\0";
+        assert_eq!(unsafe { packr_module_load(rt, junk.as_ptr(), junk.len(), &mut module) }, PACKR_ERR_COMPILE);
+        assert!(module.is_null(), "out-parameter untouched on failure");
+        assert!(last_error().starts_with("cannot compile module: "), "{}", last_error());
+        let bad_text = "(module (func (export \"f\") (result i32) i64.const 1))";
+        assert_eq!(unsafe { packr_module_load(rt, bad_text.as_ptr(), bad_text.len(), &mut module) }, PACKR_ERR_COMPILE);
+        assert!(last_error().contains("type mismatch"), "{}", last_error());
+        assert_eq!(unsafe { packr_module_load(rt, ptr::null(), 4, &mut module) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(last_error(), "`wasm` is NULL");
+        assert_eq!(unsafe { packr_module_load(rt, junk.as_ptr(), 0, &mut module) }, PACKR_ERR_COMPILE);
+        assert_eq!(unsafe { packr_module_load(ptr::null(), junk.as_ptr(), 8, &mut module) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(unsafe { packr_module_load(rt, junk.as_ptr(), 8, ptr::null_mut()) }, PACKR_ERR_NULL_POINTER);
+        assert!(module.is_null());
+    }
+
+    #[test]
+    fn imports_are_resolved_at_instantiation_not_at_load() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, ADD);
+        let mut wrapped = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_wrap_module(rt, module, &mut wrapped) }, PACKR_OK);
+        host.keep_module(wrapped);
+        let mut instance = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_ERR_LINK);
+        assert!(instance.is_null());
+        assert!(last_error().starts_with("cannot link module: "), "{}", last_error());
+        assert!(last_error().contains("env::log"), "names the import: {}", last_error());
+    }
+
+    #[test]
+    fn wrap_refuses_another_engine_and_shares_a_common_one() {
+        let mut host = Host::default();
+        let (a, b) = (host.runtime(), host.runtime());
+        let module = host.load(a, "(module)");
+        let mut out = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_wrap_module(b, module, &mut out) }, PACKR_ERR_ENGINE_MISMATCH);
+        assert!(out.is_null(), "out-parameter untouched on mismatch");
+        assert!(last_error().starts_with("engine mismatch"), "{}", last_error());
+
+        let mut shared = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_new_sharing_engine(a, &mut shared) }, PACKR_OK);
+        let mut wrapped = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_wrap_module(shared, module, &mut wrapped) }, PACKR_OK);
+        host.keep_module(wrapped);
+        unsafe { crate::runtime::packr_runtime_free(shared) };
+        let wrapped_ref = unsafe { &*wrapped };
+        assert!(Arc::ptr_eq(&wrapped_ref.compiled, &unsafe { &*module }.compiled), "no recompilation");
+        host.instantiate(wrapped);
+
+        for (rt, m, o) in [(ptr::null(), module.cast_const(), &mut out as *mut _), (a, ptr::null(), &mut out), (a, module, ptr::null_mut())] {
+            assert_eq!(unsafe { packr_runtime_wrap_module(rt, m, o) }, PACKR_ERR_NULL_POINTER);
+        }
+    }
+
+    #[test]
+    fn clone_is_a_reference_count_and_null_safe() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, "(module (func (export \"f\")))");
+        let clone = unsafe { packr_module_clone(module) };
+        assert_eq!(clone, module, "the same Arc, one more count");
+        unsafe { packr_module_free(clone) };
+        assert!(unsafe { packr_module_clone(ptr::null()) }.is_null());
+        unsafe { packr_module_free(ptr::null_mut()) };
+    }
+
+    #[test]
+    fn lists_exports_imports_and_signatures() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, ADD);
+        let mut count = 0;
+        assert_eq!(unsafe { packr_module_export_count(module, &mut count) }, PACKR_OK);
+        assert_eq!(count, 4);
+        let mut seen = Vec::new();
+        for i in 0..count {
+            let mut desc = packr_export_desc { name: ptr::null(), name_len: 0, kind: 99 };
+            assert_eq!(unsafe { packr_module_export_get(module, i, &mut desc) }, PACKR_OK);
+            seen.push((text(desc.name, desc.name_len), desc.kind));
+        }
+        let expected = [("memory", PACKR_EXTERN_MEMORY), ("g", PACKR_EXTERN_GLOBAL), ("add", PACKR_EXTERN_FUNC), ("vec", PACKR_EXTERN_FUNC)];
+        assert_eq!(seen, expected.map(|(n, k)| (n.to_string(), k)));
+        let mut desc = packr_export_desc { name: ptr::null(), name_len: 0, kind: 0 };
+        assert_eq!(unsafe { packr_module_export_get(module, 4, &mut desc) }, PACKR_ERR_OUT_OF_BOUNDS);
+        assert!(desc.name.is_null());
+
+        assert_eq!(unsafe { packr_module_import_count(module, &mut count) }, PACKR_OK);
+        assert_eq!(count, 1);
+        let mut import = packr_import_desc { module: ptr::null(), module_len: 0, name: ptr::null(), name_len: 0, kind: 9 };
+        assert_eq!(unsafe { packr_module_import_get(module, 0, &mut import) }, PACKR_OK);
+        assert_eq!(text(import.module, import.module_len), "env");
+        assert_eq!(text(import.name, import.name_len), "log");
+        assert_eq!(import.kind, PACKR_EXTERN_FUNC);
+
+        let mut sig = packr_func_signature { params: ptr::null(), nparams: 9, results: ptr::null(), nresults: 9 };
+        assert_eq!(unsafe { packr_module_func_signature(module, c"add".as_ptr(), &mut sig) }, PACKR_OK);
+        let params = unsafe { std::slice::from_raw_parts(sig.params, sig.nparams) };
+        let results = unsafe { std::slice::from_raw_parts(sig.results, sig.nresults) };
+        assert_eq!((params, results), (&[PACKR_I32, PACKR_I64][..], &[PACKR_I64][..]));
+        assert_eq!(unsafe { packr_module_func_signature(module, c"vec".as_ptr(), &mut sig) }, PACKR_OK);
+        assert_eq!(unsafe { *sig.params }, PACKR_V128);
+        assert_eq!(unsafe { packr_module_func_signature(module, c"g".as_ptr(), &mut sig) }, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "export `g` is a global, not a function");
+        assert_eq!(unsafe { packr_module_func_signature(module, c"nope".as_ptr(), &mut sig) }, PACKR_ERR_NOT_FOUND);
+        assert_eq!(last_error(), "the module has no export named `nope`");
+        assert_eq!(unsafe { packr_module_func_signature(module, c"\xc3".as_ptr(), &mut sig) }, PACKR_ERR_INVALID_ARGUMENT);
+        let name = unsafe { CStr::from_ptr(crate::error::packr_status_name(PACKR_ERR_INVALID_ARGUMENT)) };
+        assert_eq!(name, c"PACKR_ERR_INVALID_ARGUMENT");
+    }
+}
