@@ -1,0 +1,66 @@
+# packr's build, demo and tests. The README's two commands are `make demo` and `make test`;
+# both install what they need on a fresh Debian machine first (scripts/deps.sh).
+
+PREFIX  ?= /usr/local
+CARGO   ?= cargo
+CC      ?= cc
+CXX     ?= c++
+BUILD   := build
+LIBDIR  := $(CURDIR)/target/release
+CWARN   := -std=c99 -Wall -Wextra -Wpedantic -Werror
+LINK    := -L$(LIBDIR) -lpackr -Wl,-rpath,$(LIBDIR) -lpthread -lm
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --sigill-diagnostics=no \
+            --suppressions=$(CURDIR)/tests/valgrind.supp
+C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
+
+.PHONY: all deps lib header guest demo test test-rust test-header-alone test-c clean
+
+all: lib
+
+deps:
+	@bash scripts/deps.sh
+
+lib:
+	$(CARGO) build --release --locked
+
+# Regenerates include/packr.h from the Rust sources.
+header:
+	PACKR_BLESS=1 $(CARGO) test --locked --test header
+
+guest:
+	bash guest/build.sh
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+$(BUILD)/demo: examples/demo.c include/packr.h | $(BUILD)
+	$(CC) $(CWARN) -O2 -Iinclude $< $(LINK) -o $@
+
+demo: deps lib guest $(BUILD)/demo
+	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm
+
+test: deps lib guest test-rust test-header-alone test-c
+	@echo "make test: every suite passed"
+
+test-rust:
+	$(CARGO) test --locked
+
+# The header compiles on its own, as C99 and as C++11, with warnings as errors.
+test-header-alone: | $(BUILD)
+	printf '#include "packr.h"\nint main(void) { return packr_version() == 0; }\n' > $(BUILD)/header_alone.c
+	$(CC) $(CWARN) -Iinclude $(BUILD)/header_alone.c -c -o $(BUILD)/header_alone.o
+	cp $(BUILD)/header_alone.c $(BUILD)/header_alone.cpp
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude $(BUILD)/header_alone.cpp -c -o $(BUILD)/header_alone_cpp.o
+
+$(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h include/packr.h | $(BUILD)
+	$(CC) $(CWARN) -g -Iinclude $< $(LINK) -o $@
+
+# Every C test runs under valgrind: no leaks, no invalid access.
+test-c: $(C_TESTS) $(BUILD)/demo
+	@for t in $(C_TESTS); do echo "== $$t"; $(VALGRIND) $$t tests/cases || exit 1; done
+	$(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean

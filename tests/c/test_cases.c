@@ -1,0 +1,144 @@
+/* Runs the shared case table (tests/cases/cases.tsv) through the C ABI. Every binding runs
+ * the same table, so none can drift from the core. Usage: test_cases <cases-dir> */
+#include "harness.h"
+
+#include <math.h>
+
+enum { MAX_VALS = 8, COLUMNS = 9 };
+
+static int kind_of(const char *name, packr_valkind *kind) {
+    static const struct { const char *name; packr_valkind kind; } kinds[] = {
+        {"i32", PACKR_I32}, {"i64", PACKR_I64}, {"f32", PACKR_F32}, {"f64", PACKR_F64}, {"bad", 99}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(name, kinds[i].name) == 0) {
+            *kind = kinds[i].kind;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Parses "KIND:VALUE KIND:VALUE ..." (or "-") into vals; returns the count or -1. */
+static int parse_vals(char *text, packr_val *vals) {
+    if (strcmp(text, "-") == 0) return 0;
+    int n = 0;
+    for (char *tok = strtok(text, " "); tok != NULL; tok = strtok(NULL, " ")) {
+        char *colon = strchr(tok, ':');
+        if (colon == NULL || n == MAX_VALS) return -1;
+        *colon = '\0';
+        if (!kind_of(tok, &vals[n].kind)) return -1;
+        const char *v = colon + 1;
+        switch (vals[n].kind) {
+        case PACKR_F32: vals[n].of.f32 = strtof(v, NULL); break;
+        case PACKR_F64: vals[n].of.f64 = strtod(v, NULL); break;
+        case PACKR_I32: vals[n].of.i32 = (int32_t)strtol(v, NULL, 10); break;
+        default: vals[n].of.i64 = strtoll(v, NULL, 10); break;
+        }
+        n++;
+    }
+    return n;
+}
+
+static int same_val(packr_val a, packr_val b) {
+    if (a.kind != b.kind) return 0;
+    switch (a.kind) {
+    case PACKR_I32: return a.of.i32 == b.of.i32;
+    case PACKR_I64: return a.of.i64 == b.of.i64;
+    case PACKR_F32: return a.of.f32 == b.of.f32;
+    default: return a.of.f64 == b.of.f64;
+    }
+}
+
+/* Splits a line at tabs in place; returns the number of fields. */
+static int split(char *line, char **fields) {
+    int n = 0;
+    fields[n++] = line;
+    for (char *p = line; *p != '\0' && n < COLUMNS + 1; p++) {
+        if (*p == '\t') {
+            *p = '\0';
+            fields[n++] = p + 1;
+        } else if (*p == '\n' || *p == '\r') {
+            *p = '\0';
+        }
+    }
+    return n;
+}
+
+/* Runs one row; returns 1 when it behaved as the table says. */
+static int run_case(const char *dir, char **f) {
+    const char *name = f[0], *file = f[1], *op = f[2], *export_name = f[3];
+    packr_status want = -1;
+    for (int s = 0; s < 64; s++) {
+        if (strcmp(packr_status_name(s), f[6]) == 0) want = s;
+    }
+    packr_val args[MAX_VALS], expected[MAX_VALS], results[MAX_VALS];
+    int nargs = parse_vals(f[4], args), nexpected = parse_vals(f[7], expected);
+    size_t nresults = (size_t)strtoul(f[5], NULL, 10);
+    if (want < 0 || nargs < 0 || nexpected < 0 || nresults > MAX_VALS) {
+        fprintf(stderr, "case %s: malformed row\n", name);
+        return 0;
+    }
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    size_t len = 0;
+    unsigned char *bytes = harness_read_file(path, &len);
+    packr_runtime *runtime = NULL;
+    packr_module *module = NULL;
+    packr_instance *instance = NULL;
+    packr_status got = packr_runtime_new(&runtime);
+    if (got == PACKR_OK) got = packr_module_load(runtime, bytes, len, &module);
+    if (got == PACKR_OK && strcmp(op, "load") != 0) got = packr_module_instantiate(module, &instance);
+    if (got == PACKR_OK && strcmp(op, "call") == 0) {
+        for (size_t i = 0; i < nresults; i++) results[i].kind = 1000;
+        got = packr_instance_call(instance, export_name, args, (size_t)nargs, results, nresults);
+    }
+
+    int ok = got == want;
+    if (!ok) {
+        fprintf(stderr, "case %s: got %s (%s), want %s\n", name, packr_status_name(got),
+                got == PACKR_OK ? "" : packr_last_error(), f[6]);
+    } else if (want != PACKR_OK && strcmp(f[8], "-") != 0 && strstr(packr_last_error(), f[8]) == NULL) {
+        fprintf(stderr, "case %s: message \"%s\" lacks \"%s\"\n", name, packr_last_error(), f[8]);
+        ok = 0;
+    } else if (want == PACKR_OK && strcmp(op, "call") == 0) {
+        for (int i = 0; i < nexpected; i++) {
+            if (!same_val(results[i], expected[i])) {
+                fprintf(stderr, "case %s: result %d differs\n", name, i);
+                ok = 0;
+            }
+        }
+    }
+    packr_instance_free(instance);
+    packr_module_free(module);
+    packr_runtime_free(runtime);
+    free(bytes);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "tests/cases";
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cases.tsv", dir);
+    FILE *table = fopen(path, "r");
+    if (table == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 2;
+    }
+    char line[2048];
+    int rows = 0;
+    while (fgets(line, sizeof line, table) != NULL) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char *fields[COLUMNS + 1];
+        if (split(line, fields) != COLUMNS) {
+            fprintf(stderr, "malformed row: %s\n", line);
+            CHECK(0);
+            continue;
+        }
+        rows++;
+        CHECK(run_case(dir, fields));
+    }
+    fclose(table);
+    CHECK(rows >= 20);
+    return harness_finish("test_cases");
+}
