@@ -12,9 +12,9 @@ LINK    := -L$(LIBDIR) -lpackr -Wl,-rpath,$(LIBDIR) -lpthread -lm
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --sigill-diagnostics=no \
             --suppressions=$(CURDIR)/tests/valgrind.supp
-C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
+C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads
 
-.PHONY: all deps lib header guest demo test test-rust test-header-alone test-c clean
+.PHONY: all deps lib header guest demo test test-rust test-header-alone test-c test-go test-python clean
 
 all: lib
 
@@ -40,7 +40,7 @@ $(BUILD)/demo: examples/demo.c include/packr.h | $(BUILD)
 demo: deps lib guest $(BUILD)/demo
 	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm
 
-test: deps lib guest test-rust test-header-alone test-c
+test: deps lib guest test-rust test-header-alone test-c test-go test-python
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -56,10 +56,19 @@ test-header-alone: | $(BUILD)
 $(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h include/packr.h | $(BUILD)
 	$(CC) $(CWARN) -g -Iinclude $< $(LINK) -o $@
 
-# Every C test runs under valgrind: no leaks, no invalid access.
-test-c: $(C_TESTS) $(BUILD)/demo
+# Every C test runs under valgrind: no leaks, no invalid access. The address-space test
+# runs under `ulimit -v` instead, which valgrind cannot share.
+test-c: $(C_TESTS) $(BUILD)/demo $(BUILD)/test_vm_limit
 	@for t in $(C_TESTS); do echo "== $$t"; $(VALGRIND) $$t tests/cases || exit 1; done
 	$(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
+	(ulimit -v 3000000 && $(BUILD)/test_vm_limit)
+
+# The Go package: vet, the race detector, and once with a GC after every operation.
+test-go:
+	cd go && go vet ./... && go test -race -count=1 ./... && PACKR_TEST_GC=1 go test -count=1 ./...
+
+test-python:
+	python3 -m pytest -q python/tests
 
 clean:
 	rm -rf $(BUILD)

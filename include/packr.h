@@ -20,6 +20,21 @@
 #include <stdint.h>
 
 /**
+ * Settings for `packr_runtime_new_with_config`.
+ *
+ * Underneath it is a `Box` the host owns. A runtime copies what it needs when it is
+ * created, so the config can be changed, reused for more runtimes, or freed afterwards.
+ *
+ * Defaults (what `packr_runtime_new` uses): on-demand allocation (no pooling), copy-on-write
+ * memory images on, optimisation level 1 (speed), parallel compilation on. The pool's
+ * limits below apply only once pooling is enabled.
+ *
+ * Thread rules: a config may move between threads but must not be changed by two threads
+ * at once; reading it (creating runtimes from it) may happen on several threads at once.
+ */
+typedef struct packr_config packr_config;
+
+/**
  * A live instance: its own store, memories and globals, made by `packr_module_instantiate`.
  *
  * Underneath it is a `Box` the host owns; it keeps its module (and so the runtime's engine)
@@ -217,6 +232,18 @@ typedef struct packr_val {
 #define PACKR_ERR_INSTANTIATE 12
 
 /**
+ * A pooled runtime has as many live instances (or memories, tables) as its pool holds; the
+ * message names the limit. Instantiation succeeds again once an instance is freed.
+ */
+#define PACKR_ERR_POOL_EXHAUSTED 13
+
+/**
+ * The operating system refused memory or address space, for example a pooled runtime's
+ * up-front reservation where virtual memory is limited (`ulimit -v`).
+ */
+#define PACKR_ERR_RESOURCE 14
+
+/**
  * A 32-bit integer (`packr_val.of.i32`).
  */
 #define PACKR_I32 0
@@ -314,17 +341,141 @@ const char *packr_last_error(void);
 const char *packr_status_name(int32_t status);
 
 /**
+ * Creates a config with the default settings (see `packr_config`).
+ *
+ * On success writes it to `*config_out`; the caller owns it and frees it with
+ * `packr_config_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_config_new(struct packr_config **config_out);
+
+/**
+ * Frees a config. Runtimes created from it are unaffected.
+ *
+ * NULL is a no-op. Must not be called twice.
+ */
+void packr_config_free(struct packr_config *config);
+
+/**
+ * Turns the pooling allocator on or off (default off).
+ *
+ * With pooling, a runtime reserves address space for a fixed number of instances when it is
+ * created (so `packr_runtime_new_with_config` may fail with `PACKR_ERR_RESOURCE` where
+ * virtual memory is limited), and spawns reuse warm slots: several times faster per spawn.
+ * Instantiating beyond the pool's capacity fails with `PACKR_ERR_POOL_EXHAUSTED` until an
+ * instance is freed.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_config_set_pooling(struct packr_config *config, bool enabled);
+
+/**
+ * The most instances a pooled runtime (and every runtime sharing its engine) can have alive
+ * at once: 1 to 1,000,000, default 1,000.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` naming the
+ * setting.
+ */
+packr_status packr_config_set_pool_instances(struct packr_config *config, uint32_t max_instances);
+
+/**
+ * The most linear memories one pooled instance may have: 1 to 100, default 2.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_config_set_pool_memories_per_instance(struct packr_config *config, uint32_t memories);
+
+/**
+ * The most tables one pooled instance may have: 1 to 100, default 1.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_config_set_pool_tables_per_instance(struct packr_config *config, uint32_t tables);
+
+/**
+ * The largest size, in bytes, a pooled linear memory may grow to: a multiple of 64 KiB
+ * from 64 KiB to 4 GiB, default 4 GiB. Each pool slot reserves this much address space
+ * (plus a guard region), so smaller values shrink the pool's reservation; below 4 GiB
+ * compiled code bounds-checks memory accesses explicitly. A module whose memory needs more
+ * fails to instantiate.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_config_set_pool_memory_bytes(struct packr_config *config, uint64_t max_bytes);
+
+/**
+ * The most elements a pooled table may hold: 1 to 10,000,000, default 20,000.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_config_set_pool_table_elements(struct packr_config *config, uint32_t elements);
+
+/**
+ * Copy-on-write memory images (default on): a module's initial memory is mapped from an
+ * image made once, instead of copied on every instantiation. Turning it off makes pooled
+ * spawns of modules with large data segments many times slower.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_config_set_memory_images(struct packr_config *config, bool enabled);
+
+/**
+ * Cranelift's optimisation level: 0 none (fastest compile), 1 speed (default), 2 speed and
+ * size.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` for other
+ * numbers.
+ */
+packr_status packr_config_set_opt_level(struct packr_config *config, uint32_t level);
+
+/**
+ * Compile a module's functions on several threads (default on).
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_config_set_parallel_compilation(struct packr_config *config, bool enabled);
+
+/**
+ * Without pooling: the address space reserved up front for each linear memory, in bytes
+ * (wasmtime's default is 4 GiB plus guards, which lets bounds checks be elided). Where
+ * virtual memory is limited (`ulimit -v`), a smaller reservation such as 64 MiB lets
+ * instances fit, at some cost in speed. 0 restores the default.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` for more
+ * than 16 GiB.
+ */
+packr_status packr_config_set_memory_reservation(struct packr_config *config, uint64_t bytes);
+
+/**
  * Creates a runtime with default settings and its own engine.
  *
  * On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
  * `packr_runtime_free`.
  *
  * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER` if `runtime_out` is NULL, or
- * `PACKR_ERR_INSTANTIATE` if the engine cannot be created.
+ * `PACKR_ERR_RESOURCE` if the engine cannot be created.
  *
  * Thread-safe.
  */
 packr_status packr_runtime_new(struct packr_runtime **runtime_out);
+
+/**
+ * Creates a runtime with its own engine, configured by `config` (see `packr_config`). The
+ * runtime copies what it needs: `config` stays the caller's, unchanged, and may be freed or
+ * reused at once.
+ *
+ * On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
+ * `packr_runtime_free`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `config` or `runtime_out` is NULL;
+ * `PACKR_ERR_INVALID_ARGUMENT` if the settings cannot work together (the message names
+ * them); `PACKR_ERR_RESOURCE` if the engine cannot be created, for example when a pool's
+ * address space cannot be reserved under `ulimit -v`.
+ *
+ * Thread-safe, as long as no thread changes `config` meanwhile.
+ */
+packr_status packr_runtime_new_with_config(const struct packr_config *config, struct packr_runtime **runtime_out);
 
 /**
  * Creates a separate runtime that shares `base`'s engine, so modules compiled or wrapped
@@ -453,8 +604,10 @@ packr_status packr_module_func_signature(const struct packr_module *module, cons
  *
  * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_LINK` if an import is missing
  * or has the wrong type (the message names it); `PACKR_ERR_TRAP` if the start function
- * trapped; `PACKR_ERR_INSTANTIATE` for other failures, such as memory that cannot be
- * reserved.
+ * trapped; `PACKR_ERR_POOL_EXHAUSTED` if the runtime is pooled and its pool is full (the
+ * message names the limit; it succeeds again once an instance is freed);
+ * `PACKR_ERR_RESOURCE` if the operating system refused memory or address space (see
+ * `packr_config_set_memory_reservation`); `PACKR_ERR_INSTANTIATE` for other failures.
  *
  * Thread-safe: any number of threads may instantiate the same module at once.
  */

@@ -75,6 +75,14 @@ pub(crate) unsafe fn arg<'a, T>(ptr: *const T, what: &str) -> Result<&'a T> {
     unsafe { ptr.as_ref() }.ok_or_else(|| null(what))
 }
 
+/// A unique reference from a pointer the host passed in, or `PACKR_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to a live `T` that nothing else uses for the returned lifetime.
+pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
+    unsafe { ptr.as_mut() }.ok_or_else(|| null(what))
+}
+
 /// An out-parameter, checked for NULL before any work is done and written only on success.
 pub(crate) struct Out<T>(*mut T);
 

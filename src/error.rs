@@ -48,6 +48,12 @@ pub const PACKR_ERR_PANIC: packr_status = 11;
 /// Instantiation failed for a reason other than linking or a trap, for example when the
 /// memory or address space for the instance could not be reserved.
 pub const PACKR_ERR_INSTANTIATE: packr_status = 12;
+/// A pooled runtime has as many live instances (or memories, tables) as its pool holds; the
+/// message names the limit. Instantiation succeeds again once an instance is freed.
+pub const PACKR_ERR_POOL_EXHAUSTED: packr_status = 13;
+/// The operating system refused memory or address space, for example a pooled runtime's
+/// up-front reservation where virtual memory is limited (`ulimit -v`).
+pub const PACKR_ERR_RESOURCE: packr_status = 14;
 
 /// Every status with its name, in number order. The single source for `packr_status_name`.
 const NAMES: &[(packr_status, &CStr)] = &[
@@ -64,6 +70,8 @@ const NAMES: &[(packr_status, &CStr)] = &[
     (PACKR_ERR_BUSY, c"PACKR_ERR_BUSY"),
     (PACKR_ERR_PANIC, c"PACKR_ERR_PANIC"),
     (PACKR_ERR_INSTANTIATE, c"PACKR_ERR_INSTANTIATE"),
+    (PACKR_ERR_POOL_EXHAUSTED, c"PACKR_ERR_POOL_EXHAUSTED"),
+    (PACKR_ERR_RESOURCE, c"PACKR_ERR_RESOURCE"),
 ];
 
 fn status_cname(status: i32) -> &'static CStr {

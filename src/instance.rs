@@ -8,7 +8,7 @@ use wasmtime::{Extern, Memory, Store, Val};
 use crate::boundary::{arg, guard, guard_value, slice, slice_mut, utf8, ArcHandle, BoxHandle, Out};
 use crate::error::{
     cause_chain, packr_status, Error, Result, PACKR_ERR_BUSY, PACKR_ERR_INSTANTIATE, PACKR_ERR_NOT_FOUND,
-    PACKR_ERR_OUT_OF_BOUNDS, PACKR_ERR_TYPE_MISMATCH,
+    PACKR_ERR_OUT_OF_BOUNDS, PACKR_ERR_POOL_EXHAUSTED, PACKR_ERR_RESOURCE, PACKR_ERR_TYPE_MISMATCH,
 };
 use crate::module::{packr_func_signature, packr_module};
 use crate::val::packr_val;
@@ -59,13 +59,7 @@ impl packr_instance {
         let pre = module.pre()?;
         let mut store = Store::new(&module.runtime.engine, StoreData::default());
         store.set_epoch_deadline(NEVER);
-        let instance = pre.instantiate(&mut store).map_err(|e| {
-            if e.downcast_ref::<wasmtime::Trap>().is_some() {
-                Error::from_execution(&e)
-            } else {
-                Error::new(PACKR_ERR_INSTANTIATE, format!("cannot instantiate module: {}", cause_chain(&e)))
-            }
-        })?;
+        let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(&e))?;
         Ok(packr_instance { module, live: Mutex::new(Live { store, instance }) })
     }
 
@@ -137,6 +131,31 @@ impl packr_instance {
     }
 }
 
+fn instantiation_error(err: &wasmtime::Error) -> Error {
+    if err.downcast_ref::<wasmtime::Trap>().is_some() {
+        return Error::from_execution(err);
+    }
+    if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return Error::new(
+            PACKR_ERR_POOL_EXHAUSTED,
+            format!("the instance pool is exhausted: {full}; free an instance, or raise the pool's limits"),
+        );
+    }
+    // wasmtime reports a refused mmap as rustix's errno, which is not a public type here;
+    // ENOMEM's text is what tells it apart from other failures.
+    if err.root_cause().to_string().contains(&format!("(os error {})", libc::ENOMEM)) {
+        return Error::new(
+            PACKR_ERR_RESOURCE,
+            format!(
+                "cannot instantiate module: {}; where virtual memory is limited, a smaller \
+                 packr_config_set_memory_reservation or a pooled runtime helps",
+                cause_chain(err)
+            ),
+        );
+    }
+    Error::new(PACKR_ERR_INSTANTIATE, format!("cannot instantiate module: {}", cause_chain(err)))
+}
+
 /// The range `offset..offset + len` of a memory of `size` bytes, or `PACKR_ERR_OUT_OF_BOUNDS`.
 fn range(offset: u64, len: usize, size: usize, name: &str, verb: &str) -> Result<std::ops::Range<usize>> {
     let start = usize::try_from(offset).ok();
@@ -164,8 +183,10 @@ unsafe fn optional_memory_name<'a>(ptr: *const c_char) -> Result<Option<&'a str>
 ///
 /// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_LINK` if an import is missing
 /// or has the wrong type (the message names it); `PACKR_ERR_TRAP` if the start function
-/// trapped; `PACKR_ERR_INSTANTIATE` for other failures, such as memory that cannot be
-/// reserved.
+/// trapped; `PACKR_ERR_POOL_EXHAUSTED` if the runtime is pooled and its pool is full (the
+/// message names the limit; it succeeds again once an instance is freed);
+/// `PACKR_ERR_RESOURCE` if the operating system refused memory or address space (see
+/// `packr_config_set_memory_reservation`); `PACKR_ERR_INSTANTIATE` for other failures.
 ///
 /// Thread-safe: any number of threads may instantiate the same module at once.
 #[unsafe(no_mangle)]

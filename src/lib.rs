@@ -16,6 +16,7 @@
 mod boundary;
 pub mod error;
 pub mod val;
+pub mod config;
 pub mod runtime;
 pub mod module;
 pub mod instance;

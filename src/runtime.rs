@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use wasmtime::{Config, Engine, Linker};
+use wasmtime::{Engine, Linker};
 
 use crate::boundary::{arg, guard, guard_value, ArcHandle, Out};
-use crate::error::{cause_chain, packr_status, Error, Result, PACKR_ERR_INSTANTIATE};
+use crate::config::{packr_config, settings, Settings};
+use crate::error::{cause_chain, packr_status, Error, Result, PACKR_ERR_RESOURCE};
 use crate::instance::StoreData;
 
 /// A runtime: a wasmtime engine and the set of host definitions instances are linked
@@ -23,21 +24,10 @@ pub struct packr_runtime {
 
 impl ArcHandle for packr_runtime {}
 
-/// The engine settings of upstream packr's `AsyncRuntime`: multi-memory, and epoch
-/// interruption whose default deadline never trips (see `instance::NEVER`). Async support
-/// is always compiled into wasmtime 48; packr drives calls synchronously until a feature
-/// needs otherwise.
-fn default_config() -> Config {
-    let mut config = Config::new();
-    config.wasm_multi_memory(true);
-    config.epoch_interruption(true);
-    config
-}
-
 impl packr_runtime {
-    pub(crate) fn new() -> Result<Self> {
-        let engine = Engine::new(&default_config()).map_err(|e| {
-            Error::new(PACKR_ERR_INSTANTIATE, format!("cannot create the engine: {}", cause_chain(&e)))
+    pub(crate) fn new(settings: &Settings) -> Result<Self> {
+        let engine = Engine::new(&settings.to_wasmtime()?).map_err(|e| {
+            Error::new(PACKR_ERR_RESOURCE, format!("cannot create the engine: {}", cause_chain(&e)))
         })?;
         Ok(Self::with_engine(engine))
     }
@@ -54,14 +44,41 @@ impl packr_runtime {
 /// `packr_runtime_free`.
 ///
 /// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER` if `runtime_out` is NULL, or
-/// `PACKR_ERR_INSTANTIATE` if the engine cannot be created.
+/// `PACKR_ERR_RESOURCE` if the engine cannot be created.
 ///
 /// Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn packr_runtime_new(runtime_out: *mut *mut packr_runtime) -> packr_status {
     guard(|| {
         let out = Out::new(runtime_out, "runtime_out")?;
-        let runtime = packr_runtime::new()?;
+        let runtime = packr_runtime::new(&Settings::default())?;
+        out.write(ArcHandle::into_raw(Arc::new(runtime)).cast_mut());
+        Ok(())
+    })
+}
+
+/// Creates a runtime with its own engine, configured by `config` (see `packr_config`). The
+/// runtime copies what it needs: `config` stays the caller's, unchanged, and may be freed or
+/// reused at once.
+///
+/// On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
+/// `packr_runtime_free`.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `config` or `runtime_out` is NULL;
+/// `PACKR_ERR_INVALID_ARGUMENT` if the settings cannot work together (the message names
+/// them); `PACKR_ERR_RESOURCE` if the engine cannot be created, for example when a pool's
+/// address space cannot be reserved under `ulimit -v`.
+///
+/// Thread-safe, as long as no thread changes `config` meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_runtime_new_with_config(
+    config: *const packr_config,
+    runtime_out: *mut *mut packr_runtime,
+) -> packr_status {
+    guard(|| {
+        let settings = unsafe { settings(config) }?;
+        let out = Out::new(runtime_out, "runtime_out")?;
+        let runtime = packr_runtime::new(settings)?;
         out.write(ArcHandle::into_raw(Arc::new(runtime)).cast_mut());
         Ok(())
     })

@@ -1,0 +1,387 @@
+//! Runtime settings: the allocator (on-demand or pooling, with its limits), copy-on-write
+//! memory images, and compilation.
+
+use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use crate::boundary::{arg, arg_mut, guard, guard_value, BoxHandle, Out};
+use crate::error::{packr_status, Error, Result, PACKR_ERR_INVALID_ARGUMENT};
+
+/// Settings for `packr_runtime_new_with_config`.
+///
+/// Underneath it is a `Box` the host owns. A runtime copies what it needs when it is
+/// created, so the config can be changed, reused for more runtimes, or freed afterwards.
+///
+/// Defaults (what `packr_runtime_new` uses): on-demand allocation (no pooling), copy-on-write
+/// memory images on, optimisation level 1 (speed), parallel compilation on. The pool's
+/// limits below apply only once pooling is enabled.
+///
+/// Thread rules: a config may move between threads but must not be changed by two threads
+/// at once; reading it (creating runtimes from it) may happen on several threads at once.
+pub struct packr_config {
+    pub(crate) settings: Settings,
+}
+
+impl BoxHandle for packr_config {}
+
+/// The pool's address-space budget: beyond this the reservation cannot succeed on x86-64 or
+/// aarch64 Linux (47-bit user address space), so it is refused up front with a clear message.
+const MAX_POOL_RESERVATION: u128 = 1 << 46;
+/// Guard region after each pooled memory (wasmtime's default for 64-bit hosts).
+const POOL_GUARD_BYTES: u128 = 32 << 20;
+const WASM_PAGE: u64 = 64 << 10;
+const MAX_WASM32_MEMORY: u64 = 4 << 30;
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Settings {
+    pub pooling: bool,
+    pub pool_instances: u32,
+    pub pool_memories_per_instance: u32,
+    pub pool_tables_per_instance: u32,
+    pub pool_memory_bytes: u64,
+    pub pool_table_elements: u32,
+    pub memory_images: bool,
+    pub opt_level: u32,
+    pub parallel_compilation: bool,
+    pub memory_reservation: Option<u64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            pooling: false,
+            pool_instances: 1000,
+            // packr enables multi-memory, so leave room for a second memory.
+            pool_memories_per_instance: 2,
+            pool_tables_per_instance: 1,
+            pool_memory_bytes: MAX_WASM32_MEMORY,
+            pool_table_elements: 20_000,
+            memory_images: true,
+            opt_level: 1,
+            parallel_compilation: true,
+            memory_reservation: None,
+        }
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(PACKR_ERR_INVALID_ARGUMENT, message)
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(setting: &str, value: T, min: T, max: T) -> Result<T> {
+    if value < min || value > max {
+        Err(invalid(format!("{setting} must be between {min} and {max}, not {value}")))
+    } else {
+        Ok(value)
+    }
+}
+
+impl Settings {
+    /// The wasmtime configuration: upstream packr's `AsyncRuntime` engine (multi-memory,
+    /// epoch interruption) plus these settings. Checks the combination first.
+    pub(crate) fn to_wasmtime(&self) -> Result<Config> {
+        let mut config = Config::new();
+        config.wasm_multi_memory(true);
+        config.epoch_interruption(true);
+        config.memory_init_cow(self.memory_images);
+        config.parallel_compilation(self.parallel_compilation);
+        config.cranelift_opt_level(match self.opt_level {
+            0 => OptLevel::None,
+            1 => OptLevel::Speed,
+            _ => OptLevel::SpeedAndSize,
+        });
+        if let Some(bytes) = self.memory_reservation {
+            config.memory_reservation(bytes);
+        }
+        if self.pooling {
+            // A pool slot is as large as the reservation: size it to what a memory may reach.
+            config.memory_reservation(self.memory_reservation.unwrap_or(self.pool_memory_bytes));
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pool()?));
+        }
+        Ok(config)
+    }
+
+    fn pool(&self) -> Result<PoolingAllocationConfig> {
+        let instances = self.pool_instances;
+        let memories = u128::from(instances) * u128::from(self.pool_memories_per_instance);
+        let slot = self.memory_reservation.unwrap_or(self.pool_memory_bytes).max(self.pool_memory_bytes);
+        let reservation = memories * (u128::from(slot) + POOL_GUARD_BYTES);
+        if reservation > MAX_POOL_RESERVATION {
+            return Err(invalid(format!(
+                "the pool would reserve {} GiB of address space (pool_instances {instances} x \
+                 pool_memories_per_instance {} x pool_memory_bytes {} plus guards); the limit is {} GiB",
+                reservation >> 30,
+                self.pool_memories_per_instance,
+                self.pool_memory_bytes,
+                MAX_POOL_RESERVATION >> 30
+            )));
+        }
+        let total = |per: u32| u32::try_from(u64::from(instances) * u64::from(per)).unwrap_or(u32::MAX);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(instances)
+            .total_memories(total(self.pool_memories_per_instance))
+            .total_tables(total(self.pool_tables_per_instance))
+            .total_stacks(instances)
+            .total_gc_heaps(instances)
+            .max_memories_per_module(self.pool_memories_per_instance)
+            .max_tables_per_module(self.pool_tables_per_instance)
+            .max_memory_size(usize::try_from(self.pool_memory_bytes).unwrap_or(usize::MAX))
+            .table_elements(self.pool_table_elements as usize);
+        Ok(pool)
+    }
+}
+
+/// Runs `change` on the config's settings behind the usual checks.
+fn set(config: *mut packr_config, change: impl FnOnce(&mut Settings) -> Result<()>) -> packr_status {
+    guard(|| {
+        // The host promises a live config that no other thread uses meanwhile.
+        let config = unsafe { arg_mut(config, "config") }?;
+        change(&mut config.settings)
+    })
+}
+
+/// Creates a config with the default settings (see `packr_config`).
+///
+/// On success writes it to `*config_out`; the caller owns it and frees it with
+/// `packr_config_free`.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_new(config_out: *mut *mut packr_config) -> packr_status {
+    guard(|| {
+        let out = Out::new(config_out, "config_out")?;
+        out.write(packr_config { settings: Settings::default() }.into_raw());
+        Ok(())
+    })
+}
+
+/// Frees a config. Runtimes created from it are unaffected.
+///
+/// NULL is a no-op. Must not be called twice.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_free(config: *mut packr_config) {
+    guard_value((), || {
+        unsafe { BoxHandle::free_raw(config) };
+        Ok(())
+    })
+}
+
+/// Turns the pooling allocator on or off (default off).
+///
+/// With pooling, a runtime reserves address space for a fixed number of instances when it is
+/// created (so `packr_runtime_new_with_config` may fail with `PACKR_ERR_RESOURCE` where
+/// virtual memory is limited), and spawns reuse warm slots: several times faster per spawn.
+/// Instantiating beyond the pool's capacity fails with `PACKR_ERR_POOL_EXHAUSTED` until an
+/// instance is freed.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_pooling(config: *mut packr_config, enabled: bool) -> packr_status {
+    set(config, |s| {
+        s.pooling = enabled;
+        Ok(())
+    })
+}
+
+/// The most instances a pooled runtime (and every runtime sharing its engine) can have alive
+/// at once: 1 to 1,000,000, default 1,000.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` naming the
+/// setting.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_pool_instances(config: *mut packr_config, max_instances: u32) -> packr_status {
+    set(config, |s| {
+        s.pool_instances = in_range("pool_instances", max_instances, 1, 1_000_000)?;
+        Ok(())
+    })
+}
+
+/// The most linear memories one pooled instance may have: 1 to 100, default 2.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_pool_memories_per_instance(config: *mut packr_config, memories: u32) -> packr_status {
+    set(config, |s| {
+        s.pool_memories_per_instance = in_range("pool_memories_per_instance", memories, 1, 100)?;
+        Ok(())
+    })
+}
+
+/// The most tables one pooled instance may have: 1 to 100, default 1.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_pool_tables_per_instance(config: *mut packr_config, tables: u32) -> packr_status {
+    set(config, |s| {
+        s.pool_tables_per_instance = in_range("pool_tables_per_instance", tables, 1, 100)?;
+        Ok(())
+    })
+}
+
+/// The largest size, in bytes, a pooled linear memory may grow to: a multiple of 64 KiB
+/// from 64 KiB to 4 GiB, default 4 GiB. Each pool slot reserves this much address space
+/// (plus a guard region), so smaller values shrink the pool's reservation; below 4 GiB
+/// compiled code bounds-checks memory accesses explicitly. A module whose memory needs more
+/// fails to instantiate.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_pool_memory_bytes(config: *mut packr_config, max_bytes: u64) -> packr_status {
+    set(config, |s| {
+        let bytes = in_range("pool_memory_bytes", max_bytes, WASM_PAGE, MAX_WASM32_MEMORY)?;
+        if bytes % WASM_PAGE != 0 {
+            return Err(invalid(format!("pool_memory_bytes must be a multiple of 65536, not {bytes}")));
+        }
+        s.pool_memory_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// The most elements a pooled table may hold: 1 to 10,000,000, default 20,000.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_pool_table_elements(config: *mut packr_config, elements: u32) -> packr_status {
+    set(config, |s| {
+        s.pool_table_elements = in_range("pool_table_elements", elements, 1, 10_000_000)?;
+        Ok(())
+    })
+}
+
+/// Copy-on-write memory images (default on): a module's initial memory is mapped from an
+/// image made once, instead of copied on every instantiation. Turning it off makes pooled
+/// spawns of modules with large data segments many times slower.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_memory_images(config: *mut packr_config, enabled: bool) -> packr_status {
+    set(config, |s| {
+        s.memory_images = enabled;
+        Ok(())
+    })
+}
+
+/// Cranelift's optimisation level: 0 none (fastest compile), 1 speed (default), 2 speed and
+/// size.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` for other
+/// numbers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_opt_level(config: *mut packr_config, level: u32) -> packr_status {
+    set(config, |s| {
+        s.opt_level = in_range("opt_level", level, 0, 2)?;
+        Ok(())
+    })
+}
+
+/// Compile a module's functions on several threads (default on).
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_parallel_compilation(config: *mut packr_config, enabled: bool) -> packr_status {
+    set(config, |s| {
+        s.parallel_compilation = enabled;
+        Ok(())
+    })
+}
+
+/// Without pooling: the address space reserved up front for each linear memory, in bytes
+/// (wasmtime's default is 4 GiB plus guards, which lets bounds checks be elided). Where
+/// virtual memory is limited (`ulimit -v`), a smaller reservation such as 64 MiB lets
+/// instances fit, at some cost in speed. 0 restores the default.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` for more
+/// than 16 GiB.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_memory_reservation(config: *mut packr_config, bytes: u64) -> packr_status {
+    set(config, |s| {
+        s.memory_reservation = match bytes {
+            0 => None,
+            b => Some(in_range("memory_reservation", b, 1, 16 << 30)?),
+        };
+        Ok(())
+    })
+}
+
+/// Checks `config` for the caller; `arg` keeps the NULL message consistent.
+pub(crate) unsafe fn settings<'a>(config: *const packr_config) -> Result<&'a Settings> {
+    Ok(&unsafe { arg(config, "config") }?.settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{PACKR_ERR_NULL_POINTER, PACKR_ERR_POOL_EXHAUSTED, PACKR_OK};
+    use crate::instance::{packr_instance_free, packr_module_instantiate};
+    use crate::module::{packr_module_free, packr_module_load};
+    use crate::runtime::{packr_runtime_free, packr_runtime_new_with_config};
+    use crate::testutil::last_error;
+    use std::ptr;
+
+    fn config() -> *mut packr_config {
+        let mut config = ptr::null_mut();
+        assert_eq!(unsafe { packr_config_new(&mut config) }, PACKR_OK);
+        config
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let c = config();
+        let cases: [(&dyn Fn() -> packr_status, &str); 7] = [
+            (&|| unsafe { packr_config_set_pool_instances(c, 0) }, "pool_instances must be between 1 and 1000000, not 0"),
+            (&|| unsafe { packr_config_set_pool_memory_bytes(c, 100_000) }, "pool_memory_bytes must be a multiple of 65536, not 100000"),
+            (&|| unsafe { packr_config_set_pool_memory_bytes(c, 8 << 30) }, "pool_memory_bytes must be between"),
+            (&|| unsafe { packr_config_set_pool_memories_per_instance(c, 0) }, "pool_memories_per_instance"),
+            (&|| unsafe { packr_config_set_pool_table_elements(c, 0) }, "pool_table_elements"),
+            (&|| unsafe { packr_config_set_opt_level(c, 3) }, "opt_level must be between 0 and 2, not 3"),
+            (&|| unsafe { packr_config_set_memory_reservation(c, 1 << 40) }, "memory_reservation"),
+        ];
+        for (setter, message) in cases {
+            assert_eq!(setter(), PACKR_ERR_INVALID_ARGUMENT);
+            assert!(last_error().starts_with(message), "{} vs {message}", last_error());
+        }
+        assert_eq!(unsafe { &*c }.settings, Settings::default(), "refused values change nothing");
+        assert_eq!(unsafe { packr_config_set_pooling(ptr::null_mut(), true) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(last_error(), "`config` is NULL");
+
+        // Each value is fine alone; together they would need more address space than exists.
+        assert_eq!(unsafe { packr_config_set_pooling(c, true) }, PACKR_OK);
+        assert_eq!(unsafe { packr_config_set_pool_instances(c, 1_000_000) }, PACKR_OK);
+        let mut rt = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_new_with_config(c, &mut rt) }, PACKR_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("pool_instances 1000000"), "{}", last_error());
+        assert!(rt.is_null());
+        assert_eq!(unsafe { packr_runtime_new_with_config(ptr::null(), &mut rt) }, PACKR_ERR_NULL_POINTER);
+        unsafe { packr_config_free(c) };
+        unsafe { packr_config_free(ptr::null_mut()) };
+    }
+
+    #[test]
+    fn a_full_pool_refuses_until_an_instance_is_freed() {
+        let c = config();
+        unsafe {
+            assert_eq!(packr_config_set_pooling(c, true), PACKR_OK);
+            assert_eq!(packr_config_set_pool_instances(c, 2), PACKR_OK);
+            assert_eq!(packr_config_set_pool_memory_bytes(c, 1 << 20), PACKR_OK);
+        }
+        let mut rt = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_new_with_config(c, &mut rt) }, PACKR_OK, "{}", last_error());
+        unsafe { packr_config_free(c) }; // the runtime copied what it needs
+        let wat = r#"(module (memory (export "a") 1) (memory (export "b") 1))"#;
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, wat.as_ptr(), wat.len(), &mut module) }, PACKR_OK);
+        let (mut a, mut b, mut c) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut a) }, PACKR_OK, "two memories fit: {}", last_error());
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut b) }, PACKR_OK);
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut c) }, PACKR_ERR_POOL_EXHAUSTED);
+        assert!(last_error().contains("maximum concurrent limit of 2"), "{}", last_error());
+        assert!(c.is_null());
+        unsafe { packr_instance_free(a) };
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut c) }, PACKR_OK, "{}", last_error());
+        unsafe {
+            packr_instance_free(b);
+            packr_instance_free(c);
+            packr_module_free(module);
+            packr_runtime_free(rt);
+        }
+    }
+}
