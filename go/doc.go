@@ -1,0 +1,39 @@
+// Package packr hosts WebAssembly from Go over packr's C library: compile a module once,
+// then spawn cheap instances of it from a cache.
+//
+// A Runtime is an engine plus host definitions; Runtime.Load compiles a Module;
+// Module.Instantiate makes an Instance with its own memory and globals; Instance.Call
+// calls an export. Each value owns one C handle: Close it when done (Close is idempotent,
+// and a cleanup frees a forgotten handle after garbage collection). Handles may be closed
+// in any order: an instance keeps its module alive, a module its runtime.
+//
+// Runtimes and modules are safe for concurrent use. An instance is used by one goroutine
+// at a time; an overlapping call fails with ErrBusy.
+//
+// Failures are *Error values carrying the core's status and message; test them with
+// errors.Is against ErrTrap, ErrEngineMismatch and the other sentinels. Methods called
+// after Close return ErrClosed.
+//
+// The cache pattern: compile once, keep a clone, and on each hit wrap the cached module
+// into the runtime serving the request (any runtime sharing the engine):
+//
+//	base, _ := packr.NewRuntime()
+//	compiled, err := base.Load(wasm) // the only compilation
+//	if err != nil { ... }
+//	cache[key] = compiled
+//
+//	// per connection, on any goroutine:
+//	rt, _ := packr.NewRuntimeSharingEngine(base)
+//	defer rt.Close()
+//	m, err := rt.Wrap(cache[key]) // no recompiling
+//	if err != nil { ... }
+//	defer m.Close()
+//	inst, err := m.Instantiate()
+//	if err != nil { ... }
+//	defer inst.Close()
+//	res, err := inst.Call("add", int32(2), int32(3)) // res[0] == int32(5)
+//
+// By default the package links the library built in this repository
+// (cargo build --release); build with -tags packr_pkgconfig to find an installed packr
+// through pkg-config instead.
+package packr

@@ -1,0 +1,89 @@
+package packr
+
+// #include "shim.h"
+import "C"
+
+import (
+	"errors"
+	"unsafe"
+)
+
+// Status numbers, as in packr.h. They are stable and never reused; a number this package
+// does not know is reported with StatusName "UNKNOWN".
+const (
+	StatusOK              int32 = C.PACKR_OK
+	StatusNullPointer     int32 = C.PACKR_ERR_NULL_POINTER
+	StatusInvalidArgument int32 = C.PACKR_ERR_INVALID_ARGUMENT
+	StatusCompile         int32 = C.PACKR_ERR_COMPILE
+	StatusEngineMismatch  int32 = C.PACKR_ERR_ENGINE_MISMATCH
+	StatusLink            int32 = C.PACKR_ERR_LINK
+	StatusNotFound        int32 = C.PACKR_ERR_NOT_FOUND
+	StatusTypeMismatch    int32 = C.PACKR_ERR_TYPE_MISMATCH
+	StatusTrap            int32 = C.PACKR_ERR_TRAP
+	StatusOutOfBounds     int32 = C.PACKR_ERR_OUT_OF_BOUNDS
+	StatusBusy            int32 = C.PACKR_ERR_BUSY
+	StatusPanic           int32 = C.PACKR_ERR_PANIC
+	StatusInstantiate     int32 = C.PACKR_ERR_INSTANTIATE
+)
+
+// Error is a failed packr operation: the status the core returned (or the one this
+// package chose for a failure it caught first) and the message naming the problem.
+// A trap's message starts with the trap reason; a wasm backtrace may follow on later lines.
+//
+// Use errors.Is with the Err* sentinels to test the status.
+type Error struct {
+	Status     int32  // a Status* constant
+	StatusName string // such as "PACKR_ERR_TRAP", or "UNKNOWN"
+	Message    string // empty only in the sentinels
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "packr: " + e.StatusName
+	}
+	return "packr: " + e.StatusName + ": " + e.Message
+}
+
+// Is reports whether target is an *Error with the same status, so that
+// errors.Is(err, ErrTrap) holds for every trap whatever its message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == e.Status
+}
+
+// Sentinels for errors.Is, one per status. Compare with errors.Is, never with ==: the
+// errors returned carry their own messages.
+var (
+	ErrNullPointer     = newError(StatusNullPointer, "")
+	ErrInvalidArgument = newError(StatusInvalidArgument, "")
+	ErrCompile         = newError(StatusCompile, "")
+	ErrEngineMismatch  = newError(StatusEngineMismatch, "")
+	ErrLink            = newError(StatusLink, "")
+	ErrNotFound        = newError(StatusNotFound, "")
+	ErrTypeMismatch    = newError(StatusTypeMismatch, "")
+	ErrTrap            = newError(StatusTrap, "")
+	ErrOutOfBounds     = newError(StatusOutOfBounds, "")
+	ErrBusy            = newError(StatusBusy, "")
+	ErrPanic           = newError(StatusPanic, "")
+	ErrInstantiate     = newError(StatusInstantiate, "")
+)
+
+// ErrClosed is returned by any method of a Runtime, Module or Instance after its Close.
+var ErrClosed = errors.New("packr: handle is closed")
+
+func newError(status int32, msg string) *Error {
+	return &Error{Status: status, StatusName: C.GoString(C.packr_status_name(C.int32_t(status))), Message: msg}
+}
+
+// check turns a shim's status and malloc'd message into an error, freeing the message.
+func check(st C.packr_status, msg *C.char) error {
+	if st == C.PACKR_OK {
+		return nil
+	}
+	m := "(no message)"
+	if msg != nil {
+		m = C.GoString(msg)
+		C.free(unsafe.Pointer(msg))
+	}
+	return newError(int32(st), m)
+}

@@ -1,0 +1,3 @@
+module github.com/packr-dev/packr/go
+
+go 1.24

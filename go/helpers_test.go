@@ -1,0 +1,84 @@
+package packr
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// PACKR_TEST_GC=1 forces a collection after every operation, so a missing
+// runtime.KeepAlive frees a handle while C still uses it and the run crashes.
+var forceGC = os.Getenv("PACKR_TEST_GC") == "1"
+
+func gc() {
+	if forceGC {
+		runtime.GC()
+	}
+}
+
+// op and opErr wrap every operation in the tests: op(rt.Load(src)).
+func op[T any](v T, err error) (T, error) {
+	gc()
+	return v, err
+}
+
+func opErr(err error) error {
+	gc()
+	return err
+}
+
+func mustNoErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestRuntime(t testing.TB) *Runtime {
+	t.Helper()
+	rt, err := op(NewRuntime())
+	mustNoErr(t, err)
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+func load(t testing.TB, rt *Runtime, src string) *Module {
+	t.Helper()
+	m, err := op(rt.Load([]byte(src)))
+	mustNoErr(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func instantiate(t testing.TB, m *Module) *Instance {
+	t.Helper()
+	inst, err := op(m.Instantiate())
+	mustNoErr(t, err)
+	t.Cleanup(func() { inst.Close() })
+	return inst
+}
+
+// wantErr checks that err is a *Error with the sentinel's status and a message containing msg.
+func wantErr(t testing.TB, err error, sentinel *Error, msg string) *Error {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("got %v, want %s", err, sentinel.StatusName)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("%v is not a *Error", err)
+	}
+	if !strings.Contains(e.Message, msg) {
+		t.Fatalf("message %q does not contain %q", e.Message, msg)
+	}
+	return e
+}
+
+func readCalc(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../tests/cases/calc.wat")
+	mustNoErr(t, err)
+	return string(b)
+}

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+
+import packr
+
+CASES_DIR = Path(__file__).resolve().parents[2] / "tests" / "cases"
+
+# Runs `n` iterations and returns n: a call that takes as long as we like.
+SPIN_WAT = """
+(module
+  (memory (export "memory") 1)
+  (func (export "spin") (param $n i64) (result i64)
+    (local $i i64)
+    (block $done
+      (loop $next
+        (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br $next)))
+    (local.get $i)))
+"""
+
+
+@pytest.fixture
+def runtime():
+    with packr.Runtime() as rt:
+        yield rt
+
+
+@pytest.fixture
+def calc(runtime):
+    with runtime.load((CASES_DIR / "calc.wat").read_text()) as module:
+        yield module
+
+
+@pytest.fixture
+def instance(calc):
+    with calc.instantiate() as inst:
+        yield inst
