@@ -14,7 +14,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=d
             --suppressions=$(CURDIR)/tests/valgrind.supp
 C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads
 
-.PHONY: all deps lib header guest demo test test-rust test-header-alone test-c test-go test-python clean
+.PHONY: all deps lib header guest demo test test-rust test-header-alone test-c test-cpp test-go test-python clean
 
 all: lib
 
@@ -40,7 +40,7 @@ $(BUILD)/demo: examples/demo.c include/packr.h | $(BUILD)
 demo: deps lib guest $(BUILD)/demo
 	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm
 
-test: deps lib guest test-rust test-header-alone test-c test-go test-python
+test: deps lib guest test-rust test-header-alone test-c test-cpp test-go test-python
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -62,6 +62,12 @@ test-c: $(C_TESTS) $(BUILD)/demo $(BUILD)/test_vm_limit
 	@for t in $(C_TESTS); do echo "== $$t"; $(VALGRIND) $$t tests/cases || exit 1; done
 	$(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
 	(ulimit -v 3000000 && $(BUILD)/test_vm_limit)
+
+# The C++ header: GoogleTest through CMake and ctest, once more under valgrind.
+test-cpp:
+	cmake -S cpp -B $(BUILD)/cpp -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD)/cpp -j2
+	cd $(BUILD)/cpp && ctest --output-on-failure
 
 # The Go package: vet, the race detector, and once with a GC after every operation.
 test-go:

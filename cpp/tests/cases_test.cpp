@@ -1,0 +1,157 @@
+// The shared case table (tests/cases/cases.tsv), run through the C++ API.
+#include "packr.hpp"
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <ostream>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+namespace {
+
+struct Case {
+    std::string name, file, op, export_name, args, status, results, message;
+    std::size_t nresults = 0;
+};
+
+// Names the row in gtest's output instead of dumping its bytes.
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
+std::vector<std::string> split(const std::string &s, char sep) {
+    std::vector<std::string> out;
+    std::string field;
+    std::istringstream in(s);
+    while (std::getline(in, field, sep)) out.push_back(field);
+    if (!s.empty() && s.back() == sep) out.emplace_back();
+    return out;
+}
+
+std::string dash_empty(const std::string &s) { return s == "-" ? std::string() : s; }
+
+std::vector<Case> load_cases() {
+    std::vector<Case> cases;
+    std::ifstream in(packr_test::cases_dir() + "/cases.tsv");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        const std::vector<std::string> f = split(line, '\t');
+        Case c;
+        c.name = f.size() > 0 ? f[0] : "";
+        if (f.size() != 9) {  // a malformed row becomes a failing case, not a silent skip
+            c.op = "malformed";
+            c.message = line;
+            cases.push_back(c);
+            continue;
+        }
+        c.file = f[1];
+        c.op = f[2];
+        c.export_name = dash_empty(f[3]);
+        c.args = dash_empty(f[4]);
+        c.nresults = std::strtoul(f[5].c_str(), nullptr, 10);
+        c.status = f[6];
+        c.results = dash_empty(f[7]);
+        c.message = dash_empty(f[8]);
+        cases.push_back(c);
+    }
+    return cases;
+}
+
+// "i32:5 f64:6" -> values; "bad:N" is a raw kind of 99 that packr must reject.
+std::vector<packr::Value> parse_values(const std::string &text) {
+    std::vector<packr::Value> out;
+    std::istringstream in(text);
+    std::string item;
+    while (in >> item) {
+        const auto colon = item.find(':');
+        const std::string kind = item.substr(0, colon);
+        const std::string v = item.substr(colon + 1);
+        if (kind == "i32") {
+            out.push_back(packr::Value::of_i32(static_cast<int32_t>(std::stoll(v))));
+        } else if (kind == "i64") {
+            out.push_back(packr::Value::of_i64(std::stoll(v)));
+        } else if (kind == "f32") {
+            out.push_back(packr::Value::of_f32(std::stof(v)));
+        } else if (kind == "f64") {
+            out.push_back(packr::Value::of_f64(std::stod(v)));
+        } else if (kind == "bad") {
+            packr_val raw{};
+            raw.kind = 99;
+            raw.of.i64 = std::stoll(v);
+            out.push_back(packr::Value::from_raw(raw));
+        } else {
+            ADD_FAILURE() << "unknown kind in case table: " << item;
+        }
+    }
+    return out;
+}
+
+// The exception's dynamic type must be the one throw_status picks for its status.
+bool has_type_for_status(const packr::Error &e) {
+    switch (e.status()) {
+    case PACKR_ERR_COMPILE: return typeid(e) == typeid(packr::CompileError);
+    case PACKR_ERR_LINK: return typeid(e) == typeid(packr::LinkError);
+    case PACKR_ERR_NOT_FOUND: return typeid(e) == typeid(packr::NotFoundError);
+    case PACKR_ERR_TYPE_MISMATCH: return typeid(e) == typeid(packr::TypeMismatchError);
+    case PACKR_ERR_TRAP: return typeid(e) == typeid(packr::TrapError);
+    case PACKR_ERR_OUT_OF_BOUNDS: return typeid(e) == typeid(packr::OutOfBoundsError);
+    case PACKR_ERR_ENGINE_MISMATCH: return typeid(e) == typeid(packr::EngineMismatchError);
+    default: return true;
+    }
+}
+
+class Cases : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Cases, Run) {
+    const Case &c = GetParam();
+    ASSERT_NE(c.op, "malformed") << "case row does not have 9 columns: " << c.message;
+    const std::string bytes = packr_test::read_case_file(c.file);
+    packr::Runtime runtime;
+    std::vector<packr::Value> results(c.nresults);
+    std::string got_status = "PACKR_OK";
+    std::string got_message;
+    try {
+        packr::Module module = runtime.load(bytes);
+        if (c.op == "instantiate") {
+            (void)module.instantiate();
+        } else if (c.op == "call") {
+            packr::Instance inst = module.instantiate();
+            const std::vector<packr::Value> args = parse_values(c.args);
+            inst.call_into(c.export_name, args.data(), args.size(), results.data(), results.size());
+        } else {
+            ASSERT_EQ(c.op, "load") << "unknown op";
+        }
+    } catch (const packr::Error &e) {
+        got_status = e.status_name();
+        got_message = e.what();
+        EXPECT_TRUE(has_type_for_status(e)) << typeid(e).name() << " for " << got_status;
+    }
+    EXPECT_EQ(got_status, c.status) << got_message;
+    if (c.status == "PACKR_OK") {
+        if (!c.results.empty()) {
+            EXPECT_EQ(results, parse_values(c.results));
+        }
+    } else {
+        EXPECT_NE(got_message.find(c.message), std::string::npos)
+            << "message: " << got_message << "\nwanted: " << c.message;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, Cases, ::testing::ValuesIn(load_cases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                             std::string n = info.param.name;
+                             for (char &ch : n) {
+                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             }
+                             return n.empty() ? "row" + std::to_string(info.index) : n;
+                         });
+
+TEST(CasesTable, IsPresent) { EXPECT_GE(load_cases().size(), 20u); }
+
+}  // namespace
