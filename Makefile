@@ -14,7 +14,10 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=d
             --suppressions=$(CURDIR)/tests/valgrind.supp
 C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads
 
-.PHONY: all deps lib header guest demo test test-rust test-header-alone test-c test-cpp test-go test-python clean
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+.PHONY: all deps lib header guest demo install test test-rust test-header-alone test-c test-cpp \
+        test-go test-python test-install clean
 
 all: lib
 
@@ -40,7 +43,16 @@ $(BUILD)/demo: examples/demo.c include/packr.h | $(BUILD)
 demo: deps lib guest $(BUILD)/demo
 	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm
 
-test: deps lib guest test-rust test-header-alone test-c test-cpp test-go test-python
+# Installs the libraries, both headers and packr.pc under $(PREFIX) (DESTDIR is honoured).
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 target/release/libpackr.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 target/release/libpackr.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 include/packr.h include/packr.hpp $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packr.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/packr.pc
+
+test: deps lib guest test-rust test-header-alone test-c test-cpp test-go test-python test-install
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -75,6 +87,16 @@ test-go:
 
 test-python:
 	python3 -m pytest -q python/tests
+
+# Installs into a temporary prefix, then builds programs outside the tree against it
+# through pkg-config: a C program, and the Go package with its pkg-config build tag.
+test-install: | $(BUILD)
+	rm -rf $(BUILD)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix
+	cd $(BUILD) && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig sh -c \
+	    '$(CC) $(CWARN) $(CURDIR)/tests/install/consumer.c $$(pkg-config --cflags --libs packr) -o consumer'
+	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib $(BUILD)/consumer
+	cd go && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig \
+	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib go test -count=1 -tags packr_pkgconfig ./...
 
 clean:
 	rm -rf $(BUILD)
