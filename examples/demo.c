@@ -34,6 +34,7 @@
 #define DEFAULT_WASM "build/guest/sqlite.wasm"
 #define DEFAULT_SPAWNS 2000
 #define DEMO_ROWS 50
+#define SQLITE_VERSION_NUMBER 3046000 /* what demo_version_number returns */
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
@@ -181,6 +182,72 @@ static int spawn_and_call(const packr_runtime *rt, const packr_module *cached,
 }
 
 /* ------------------------------------------------------------------ */
+/* one path: compile once, then spawn from the cache                    */
+/* ------------------------------------------------------------------ */
+
+struct figures {
+    uint64_t compile_ns;
+    uint64_t work_median_ns, work_p99_ns; /* spawn + demo_run(DEMO_ROWS) */
+    uint64_t bare_median_ns;              /* spawn + demo_version_number: the spawn alone */
+};
+
+/* Times `spawns` spawn-and-calls of `name` from the cached module; sorts `times`. */
+static int time_spawns(const packr_runtime *rt, const char *name, const int32_t *arg,
+                       int32_t want, long spawns, uint64_t *times) {
+    for (long i = 0; i < spawns; i++) {
+        const packr_module *cached = cache_get("sqlite"); /* cache hit */
+        int32_t got = 0;
+        uint64_t start = now_ns();
+        if (!spawn_and_call(rt, cached, name, arg, &got))
+            return 0;
+        times[i] = now_ns() - start;
+        if (got != want) {
+            fprintf(stderr, "error: spawn %ld: %s = %d, expected %d\n", i, name, (int)got,
+                    (int)want);
+            return 0;
+        }
+    }
+    qsort(times, (size_t)spawns, sizeof *times, cmp_u64);
+    return 1;
+}
+
+/* Compiles the module with `rt`, keeps it in the cache, and measures spawns from it. */
+static int run_path(const packr_runtime *rt, const uint8_t *wasm, size_t wasm_len, long spawns,
+                    uint64_t *times, struct figures *fig) {
+    packr_module *module = NULL;
+    uint64_t t0 = now_ns();
+    if (!check(packr_module_load(rt, wasm, wasm_len, &module), "packr_module_load"))
+        return 0;
+    fig->compile_ns = now_ns() - t0;
+
+    /* Keep a clone in the cache; the original handle is no longer needed. */
+    cache_clear();
+    packr_module *clone = packr_module_clone(module);
+    packr_module_free(module);
+    if (!clone || !cache_put("sqlite", clone)) {
+        packr_module_free(clone);
+        fprintf(stderr, "error: cannot cache the module\n");
+        return 0;
+    }
+
+    const int32_t rows = DEMO_ROWS;
+    if (!time_spawns(rt, "demo_run", &rows, expected_checksum(rows), spawns, times))
+        return 0;
+    fig->work_median_ns = times[spawns / 2];
+    fig->work_p99_ns = times[(spawns * 99 + 99) / 100 - 1]; /* nearest rank */
+    if (!time_spawns(rt, "demo_version_number", NULL, SQLITE_VERSION_NUMBER, spawns, times))
+        return 0;
+    fig->bare_median_ns = times[spawns / 2];
+    return 1;
+}
+
+static void print_row(const char *label, uint64_t plain, uint64_t fast) {
+    char a[32], b[32];
+    printf("  %-34s %14s %14s\n", label, fmt_duration(plain, a, sizeof a),
+           fmt_duration(fast, b, sizeof b));
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
     const char *wasm_path = argc > 1 ? argv[1] : DEFAULT_WASM;
@@ -191,85 +258,54 @@ int main(int argc, char **argv) {
     }
 
     int exit_code = 1;
-    packr_runtime *rt = NULL, *other_rt = NULL;
-    packr_module *module = NULL, *foreign = NULL;
+    packr_runtime *plain = NULL, *fast = NULL, *other_rt = NULL;
+    packr_config *config = NULL;
+    packr_module *foreign = NULL;
     uint64_t *times = NULL;
     size_t wasm_len = 0;
     uint8_t *wasm = read_file(wasm_path, &wasm_len);
-    if (!wasm)
-        goto out;
-
-    printf("packr %s\n", packr_version());
-
-    /* 1. Compile once. */
-    if (!check(packr_runtime_new(&rt), "packr_runtime_new"))
-        goto out;
-    uint64_t t0 = now_ns();
-    if (!check(packr_module_load(rt, wasm, wasm_len, &module), "packr_module_load"))
-        goto out;
-    uint64_t compile_ns = now_ns() - t0;
-
-    /* 2. Keep a clone in the cache; the original handle is no longer needed. */
-    packr_module *clone = packr_module_clone(module);
-    if (!clone) {
-        fprintf(stderr, "error: packr_module_clone returned NULL\n");
-        goto out;
-    }
-    if (!cache_put("sqlite", clone)) {
-        packr_module_free(clone);
-        fprintf(stderr, "error: module cache full\n");
-        goto out;
-    }
-    packr_module_free(module);
-    module = NULL;
-
-    int32_t version = 0;
-    if (!spawn_and_call(rt, cache_get("sqlite"), "demo_version_number", NULL, &version))
-        goto out;
-    printf("module   %s (%zu bytes, SQLite %d.%d.%d)\n", wasm_path, wasm_len,
-           (int)(version / 1000000), (int)(version / 1000 % 1000), (int)(version % 1000));
-
-    /* 3. Spawn many times from the cache, timing each spawn-and-call. */
     times = malloc((size_t)spawns * sizeof *times);
-    if (!times) {
-        fprintf(stderr, "error: out of memory\n");
+    if (!wasm || !times)
         goto out;
-    }
-    const int32_t rows = DEMO_ROWS, want = expected_checksum(DEMO_ROWS);
-    for (long i = 0; i < spawns; i++) {
-        const packr_module *cached = cache_get("sqlite"); /* cache hit */
-        int32_t got = 0;
-        uint64_t start = now_ns();
-        if (!spawn_and_call(rt, cached, "demo_run", &rows, &got))
-            goto out;
-        times[i] = now_ns() - start;
-        if (got != want) {
-            fprintf(stderr, "error: spawn %ld: demo_run(%d) = %d, expected %d\n", i,
-                    (int)rows, (int)got, (int)want);
-            goto out;
-        }
-    }
 
-    qsort(times, (size_t)spawns, sizeof *times, cmp_u64);
-    uint64_t median = times[spawns / 2];
-    uint64_t p99 = times[(spawns * 99 + 99) / 100 - 1]; /* nearest-rank */
-    char b1[32], b2[32], b3[32];
-    printf("\n%ld spawns of demo_run(%d), every checksum = %d\n\n", spawns, (int)rows,
-           (int)want);
-    printf("  %-28s %14s\n", "compile (once)", fmt_duration(compile_ns, b1, sizeof b1));
-    printf("  %-28s %14s\n", "spawn + call, median", fmt_duration(median, b2, sizeof b2));
-    printf("  %-28s %14s\n", "spawn + call, p99", fmt_duration(p99, b3, sizeof b3));
-    printf("  %-28s %12.0f x\n\n", "compile / median spawn",
-           (double)compile_ns / (double)(median ? median : 1));
+    printf("packr %s, module %s (%zu bytes, SQLite)\n", packr_version(), wasm_path, wasm_len);
 
-    /* 4. A module belongs to the engine that compiled it: a second runtime
-     *    must refuse it. */
+    /* The plain path: packr's defaults (on-demand allocation). */
+    struct figures plain_fig, fast_fig;
+    if (!check(packr_runtime_new(&plain), "packr_runtime_new") ||
+        !run_path(plain, wasm, wasm_len, spawns, times, &plain_fig))
+        goto out;
+
+    /* The fast path: a pooled runtime with copy-on-write memory images. */
+    if (!check(packr_config_new(&config), "packr_config_new") ||
+        !check(packr_config_set_pooling(config, true), "packr_config_set_pooling") ||
+        !check(packr_config_set_pool_instances(config, 64), "packr_config_set_pool_instances") ||
+        !check(packr_config_set_pool_memory_bytes(config, 64 << 20),
+               "packr_config_set_pool_memory_bytes") ||
+        !check(packr_runtime_new_with_config(config, &fast), "packr_runtime_new_with_config") ||
+        !run_path(fast, wasm, wasm_len, spawns, times, &fast_fig))
+        goto out;
+
+    printf("\n%ld spawns from the cache, each a fresh instance; demo_run(%d) builds and\n"
+           "queries an in-memory SQLite database (every checksum = %d)\n\n",
+           spawns, DEMO_ROWS, (int)expected_checksum(DEMO_ROWS));
+    printf("  %-34s %14s %14s\n", "", "plain", "pooled");
+    print_row("compile (once)", plain_fig.compile_ns, fast_fig.compile_ns);
+    print_row("spawn + demo_run, median", plain_fig.work_median_ns, fast_fig.work_median_ns);
+    print_row("spawn + demo_run, p99", plain_fig.work_p99_ns, fast_fig.work_p99_ns);
+    print_row("spawn + trivial call, median", plain_fig.bare_median_ns, fast_fig.bare_median_ns);
+    printf("  %-34s %12.0f x %12.0f x\n\n", "compile / (spawn + trivial call)",
+           (double)plain_fig.compile_ns / (double)(plain_fig.bare_median_ns + 1),
+           (double)fast_fig.compile_ns / (double)(fast_fig.bare_median_ns + 1));
+
+    /* A module belongs to the engine that compiled it: an independent runtime
+     * must refuse it, with a status instead of an abort. */
     if (!check(packr_runtime_new(&other_rt), "packr_runtime_new (second runtime)"))
         goto out;
     packr_status st = packr_runtime_wrap_module(other_rt, cache_get("sqlite"), &foreign);
     const char *msg = packr_last_error();
-    printf("second runtime wraps the cached module: %s\n  %s\n", packr_status_name(st),
-           st == PACKR_OK ? "(no error)" : (msg ? msg : "(no message)"));
+    printf("an independent runtime wraps the cached module: %s\n  %s\n", packr_status_name(st),
+           st == PACKR_OK ? "(no error)" : msg);
     if (st != PACKR_ERR_ENGINE_MISMATCH) {
         fprintf(stderr, "error: expected PACKR_ERR_ENGINE_MISMATCH\n");
         goto out;
@@ -278,10 +314,11 @@ int main(int argc, char **argv) {
     exit_code = 0;
 out:
     packr_module_free(foreign);
-    packr_module_free(module);
     cache_clear();
+    packr_config_free(config);
     packr_runtime_free(other_rt);
-    packr_runtime_free(rt);
+    packr_runtime_free(fast);
+    packr_runtime_free(plain);
     free(times);
     free(wasm);
     return exit_code;
