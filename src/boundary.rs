@@ -228,7 +228,7 @@ mod tests {
         assert_eq!((err.status, err.message.as_str()), (PACKR_ERR_NULL_POINTER, "`runtime` is NULL"));
         assert!(unsafe { slice::<u8>(std::ptr::null(), 0, "buf") }.unwrap().is_empty());
         assert_eq!(unsafe { slice::<u8>(std::ptr::null(), 1, "buf") }.unwrap_err().status, PACKR_ERR_NULL_POINTER);
-        let big = unsafe { slice::<u64>(8 as *const u64, usize::MAX / 4, "args") }.unwrap_err();
+        let big = unsafe { slice::<u64>(std::ptr::dangling::<u64>(), usize::MAX / 4, "args") }.unwrap_err();
         assert_eq!(big.status, PACKR_ERR_INVALID_ARGUMENT);
         let bad = unsafe { utf8(c"\xff".as_ptr(), "export_name") }.unwrap_err();
         assert_eq!(bad.status, PACKR_ERR_INVALID_ARGUMENT);

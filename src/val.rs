@@ -96,7 +96,7 @@ impl Default for packr_val {
 
 impl packr_val {
     /// The wasm value, checked against the kind the signature expects at `position`.
-    pub(crate) fn to_wasm(&self, expected: packr_valkind, position: usize) -> Result<Val> {
+    pub(crate) fn to_wasm(self, expected: packr_valkind, position: usize) -> Result<Val> {
         if self.kind != expected {
             return Err(Error::new(
                 PACKR_ERR_TYPE_MISMATCH,
