@@ -33,6 +33,21 @@
 //	defer inst.Close()
 //	res, err := inst.Call("add", int32(2), int32(3)) // res[0] == int32(5)
 //
+// NewRuntimeWithConfig takes a Config whose zero fields keep packr's defaults. With
+// Pooling, instances reuse warm slots of a pool reserved up front, shared by every runtime
+// made with NewRuntimeSharingEngine from it; instantiating beyond PoolInstances fails with
+// ErrPoolExhausted until an instance is closed:
+//
+//	base, err := packr.NewRuntimeWithConfig(packr.Config{
+//		Pooling:         true,
+//		PoolInstances:   100,
+//		PoolMemoryBytes: 16 << 20, // a multiple of 64 KiB; smaller slots, smaller reservation
+//	})
+//	if errors.Is(err, packr.ErrInvalidArgument) { ... } // the message names the setting
+//	...
+//	inst, err := m.Instantiate()
+//	if errors.Is(err, packr.ErrPoolExhausted) { ... } // retry once an instance is closed
+//
 // By default the package links the library built in this repository
 // (cargo build --release); build with -tags packr_pkgconfig to find an installed packr
 // through pkg-config instead.

@@ -24,6 +24,8 @@ const (
 	StatusBusy            int32 = C.PACKR_ERR_BUSY
 	StatusPanic           int32 = C.PACKR_ERR_PANIC
 	StatusInstantiate     int32 = C.PACKR_ERR_INSTANTIATE
+	StatusPoolExhausted   int32 = C.PACKR_ERR_POOL_EXHAUSTED
+	StatusResource        int32 = C.PACKR_ERR_RESOURCE
 )
 
 // Error is a failed packr operation: the status the core returned (or the one this
@@ -66,6 +68,8 @@ var (
 	ErrBusy            = newError(StatusBusy, "")
 	ErrPanic           = newError(StatusPanic, "")
 	ErrInstantiate     = newError(StatusInstantiate, "")
+	ErrPoolExhausted   = newError(StatusPoolExhausted, "")
+	ErrResource        = newError(StatusResource, "")
 )
 
 // ErrClosed is returned by any method of a Runtime, Module or Instance after its Close.

@@ -28,6 +28,54 @@ static inline packr_status packr_go_runtime_new(packr_runtime **out, char **err)
   PACKR_GO_SHIM(packr_runtime_new(out));
 }
 
+static inline packr_status packr_go_config_new(packr_config **out, char **err) {
+  PACKR_GO_SHIM(packr_config_new(out));
+}
+
+static inline packr_status packr_go_config_set_pooling(packr_config *c, bool v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pooling(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_instances(packr_config *c, uint32_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_instances(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_memories_per_instance(packr_config *c, uint32_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_memories_per_instance(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_tables_per_instance(packr_config *c, uint32_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_tables_per_instance(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_memory_bytes(packr_config *c, uint64_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_memory_bytes(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_table_elements(packr_config *c, uint32_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_table_elements(c, v));
+}
+
+static inline packr_status packr_go_config_set_memory_images(packr_config *c, bool v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_memory_images(c, v));
+}
+
+static inline packr_status packr_go_config_set_opt_level(packr_config *c, uint32_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_opt_level(c, v));
+}
+
+static inline packr_status packr_go_config_set_parallel_compilation(packr_config *c, bool v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_parallel_compilation(c, v));
+}
+
+static inline packr_status packr_go_config_set_memory_reservation(packr_config *c, uint64_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_memory_reservation(c, v));
+}
+
+static inline packr_status packr_go_runtime_new_with_config(const packr_config *c, packr_runtime **out, char **err) {
+  PACKR_GO_SHIM(packr_runtime_new_with_config(c, out));
+}
+
 static inline packr_status packr_go_runtime_new_sharing_engine(const packr_runtime *base, packr_runtime **out, char **err) {
   PACKR_GO_SHIM(packr_runtime_new_sharing_engine(base, out));
 }

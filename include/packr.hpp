@@ -8,11 +8,11 @@
  * Conventions:
  *  - Every failing packr call throws a packr::Error subclass chosen by its status (see
  *    packr::throw_status); the message is packr_last_error(), read right after the call.
- *  - Owners (Runtime, Module, Instance) have noexcept moves. A moved-from or
+ *  - Owners (Config, Runtime, Module, Instance) have noexcept moves. A moved-from or
  *    default-constructed owner is empty: destroying it, assigning to it and moving it are
  *    fine; using it throws NullPointerError (packr reports the NULL handle).
  *  - Module is copyable: a copy is a new handle to the same compiled code
- *    (packr_module_clone, O(1)). Runtime and Instance are move-only.
+ *    (packr_module_clone, O(1)). Config, Runtime and Instance are move-only.
  *  - Thread rules are packr's: Runtime and Module objects may be used by many threads at
  *    once (const member functions only; assigning to or destroying an object while another
  *    thread uses it is a data race, as for any C++ object). An Instance is used by one
@@ -165,23 +165,20 @@ public:
     explicit InstantiateError(const std::string &m) : Error(PACKR_ERR_INSTANTIATE, m) {}
 };
 
-#ifdef PACKR_ERR_POOL_EXHAUSTED
-/// PACKR_ERR_POOL_EXHAUSTED: a pooled runtime has as many live instances as its pool holds;
-/// instantiation succeeds again once an instance is freed. (Only with a packr.h that has it.)
+/// PACKR_ERR_POOL_EXHAUSTED: a pooled runtime has as many live instances (or memories,
+/// tables) as its pool holds; the message names the limit. Instantiation succeeds again
+/// once an instance is destroyed.
 class PoolExhaustedError : public Error {
 public:
     explicit PoolExhaustedError(const std::string &m) : Error(PACKR_ERR_POOL_EXHAUSTED, m) {}
 };
-#endif
 
-#ifdef PACKR_ERR_RESOURCE
-/// PACKR_ERR_RESOURCE: the operating system refused memory or address space.
-/// (Only with a packr.h that has it.)
+/// PACKR_ERR_RESOURCE: the operating system refused memory or address space, such as a
+/// pool's up-front reservation under `ulimit -v`.
 class ResourceError : public Error {
 public:
     explicit ResourceError(const std::string &m) : Error(PACKR_ERR_RESOURCE, m) {}
 };
-#endif
 
 /// Throws the Error subclass for `status` with `message`. The one place statuses become
 /// exception types. `status` must not be PACKR_OK. A status this header does not know is
@@ -200,12 +197,8 @@ public:
     case PACKR_ERR_BUSY: throw BusyError(message);
     case PACKR_ERR_PANIC: throw PanicError(message);
     case PACKR_ERR_INSTANTIATE: throw InstantiateError(message);
-#ifdef PACKR_ERR_POOL_EXHAUSTED
     case PACKR_ERR_POOL_EXHAUSTED: throw PoolExhaustedError(message);
-#endif
-#ifdef PACKR_ERR_RESOURCE
     case PACKR_ERR_RESOURCE: throw ResourceError(message);
-#endif
     default: throw Error(status, message);
     }
 }
@@ -494,6 +487,102 @@ private:
 inline void swap(Module &a, Module &b) noexcept { a.swap(b); }
 
 // ---------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------
+
+/// Settings for `Runtime(const Config &)` (owns one packr_config handle). Move-only.
+///
+/// Starts with packr's defaults; each setter applies one setting at once (the meaning and
+/// limits of each are in packr.h, packr_config_set_*), throws InvalidArgumentError naming
+/// the setting for a value packr rejects, and returns `*this`, so settings chain:
+///
+///     packr::Runtime rt(packr::Config().pooling(true).pool_instances(100));
+///
+/// A Runtime copies what it needs, so a Config may be changed, reused or destroyed after.
+/// Thread rules: setters must not run on two threads at once; making runtimes from one
+/// Config on several threads at once is fine.
+class Config {
+public:
+    /// A config with packr's defaults.
+    Config() { check(packr_config_new(&raw_)); }
+
+    Config(const Config &) = delete;
+    Config &operator=(const Config &) = delete;
+    /// Takes the handle; `other` becomes empty (using it throws NullPointerError).
+    Config(Config &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /// Frees the current handle and takes `other`'s; self-move leaves it unchanged.
+    Config &operator=(Config &&other) noexcept {
+        if (this != &other) {
+            packr_config_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the handle; runtimes made from it are unaffected.
+    ~Config() { packr_config_free(raw_); }
+
+    /// True unless empty (moved-from).
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    /// The handle, still owned by this Config.
+    const packr_config *get() const noexcept { return raw_; }
+
+    /// The pooling allocator (default off): spawns reuse warm slots of a pool reserved when
+    /// the runtime is made; beyond its capacity, instantiate throws PoolExhaustedError.
+    Config &pooling(bool enabled) {
+        check(packr_config_set_pooling(raw_, enabled));
+        return *this;
+    }
+    /// Live instances across the pool and every runtime sharing its engine: 1 to 1,000,000.
+    Config &pool_instances(uint32_t n) {
+        check(packr_config_set_pool_instances(raw_, n));
+        return *this;
+    }
+    /// Linear memories per pooled instance: 1 to 100.
+    Config &pool_memories_per_instance(uint32_t n) {
+        check(packr_config_set_pool_memories_per_instance(raw_, n));
+        return *this;
+    }
+    /// Tables per pooled instance: 1 to 100.
+    Config &pool_tables_per_instance(uint32_t n) {
+        check(packr_config_set_pool_tables_per_instance(raw_, n));
+        return *this;
+    }
+    /// Largest pooled memory in bytes: a multiple of 64 KiB, 64 KiB to 4 GiB.
+    Config &pool_memory_bytes(uint64_t bytes) {
+        check(packr_config_set_pool_memory_bytes(raw_, bytes));
+        return *this;
+    }
+    /// Largest pooled table in elements: 1 to 10,000,000.
+    Config &pool_table_elements(uint32_t n) {
+        check(packr_config_set_pool_table_elements(raw_, n));
+        return *this;
+    }
+    /// Copy-on-write memory images (default on).
+    Config &memory_images(bool enabled) {
+        check(packr_config_set_memory_images(raw_, enabled));
+        return *this;
+    }
+    /// Cranelift's level: 0 none, 1 speed (default), 2 speed and size.
+    Config &opt_level(uint32_t level) {
+        check(packr_config_set_opt_level(raw_, level));
+        return *this;
+    }
+    /// Compile a module's functions on several threads (default on).
+    Config &parallel_compilation(bool enabled) {
+        check(packr_config_set_parallel_compilation(raw_, enabled));
+        return *this;
+    }
+    /// Without pooling: address space reserved per linear memory, in bytes (0: default).
+    Config &memory_reservation(uint64_t bytes) {
+        check(packr_config_set_memory_reservation(raw_, bytes));
+        return *this;
+    }
+
+private:
+    packr_config *raw_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------
 // Runtime
 // ---------------------------------------------------------------------------------------
 
@@ -507,9 +596,15 @@ inline void swap(Module &a, Module &b) noexcept { a.swap(b); }
 /// at once.
 class Runtime {
 public:
-    /// A runtime with default settings and its own engine. Throws InstantiateError if the
+    /// A runtime with default settings and its own engine. Throws ResourceError if the
     /// engine cannot be created.
     Runtime() { check(packr_runtime_new(&raw_)); }
+
+    /// A runtime with its own engine configured by `config`, which stays unchanged and may
+    /// be destroyed at once. Throws InvalidArgumentError if the settings cannot work
+    /// together, ResourceError if a pool's address space cannot be reserved. A runtime
+    /// made by sharing_engine from a pooled one shares its pool.
+    explicit Runtime(const Config &config) { check(packr_runtime_new_with_config(config.get(), &raw_)); }
 
     /// A separate runtime sharing `base`'s engine: modules of either can be wrapped into
     /// the other without recompiling. `base` is unchanged. Thread-safe on `base`.

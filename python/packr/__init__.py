@@ -18,9 +18,12 @@ from ._errors import (
     OutOfBoundsError,
     PackrError,
     PanicError,
+    PoolExhaustedError,
+    ResourceError,
     TrapError,
     TypeMismatchError,
 )
+from ._config import Config
 from ._ffi import LibraryNotFoundError, load_library
 from ._instance import Instance
 from ._runtime import Export, Import, Module, Runtime
@@ -33,8 +36,9 @@ def version() -> str:
 
 
 __all__ = [
-    "BusyError", "ClosedError", "CompileError", "EngineMismatchError", "Export", "Import",
+    "BusyError", "ClosedError", "CompileError", "Config", "EngineMismatchError", "Export", "Import",
     "Instance", "InstantiateError", "InvalidArgumentError", "LibraryNotFoundError", "LinkError",
     "Module", "NotFoundError", "NullPointerError", "OutOfBoundsError", "PackrError", "PanicError",
-    "Runtime", "TrapError", "TypeMismatchError", "load_library", "version",
+    "PoolExhaustedError", "ResourceError", "Runtime", "TrapError", "TypeMismatchError",
+    "load_library", "version",
 ]

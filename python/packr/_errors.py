@@ -66,6 +66,14 @@ class InstantiateError(PackrError):
     pass
 
 
+class PoolExhaustedError(PackrError):
+    """A pooled runtime's pool is full; instantiating succeeds again once an instance is closed."""
+
+
+class ResourceError(PackrError):
+    """The operating system refused memory or address space (e.g. a pool under `ulimit -v`)."""
+
+
 # The numbers are packr's stable status numbers (include/packr.h); unknown ones give PackrError.
 _BY_STATUS = {
     1: NullPointerError,
@@ -80,6 +88,8 @@ _BY_STATUS = {
     10: BusyError,
     11: PanicError,
     12: InstantiateError,
+    13: PoolExhaustedError,
+    14: ResourceError,
 }
 
 

@@ -6,7 +6,7 @@ import ctypes
 import os
 import sys
 import threading
-from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_bool, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +25,10 @@ class LibraryNotFoundError(OSError):
 
 
 # Opaque handle types: typed pointers make ctypes reject a module where a runtime is expected.
+class Config(ctypes.Structure):
+    pass
+
+
 class Runtime(ctypes.Structure):
     pass
 
@@ -37,6 +41,7 @@ class Instance(ctypes.Structure):
     pass
 
 
+ConfigP = POINTER(Config)
 RuntimeP = POINTER(Runtime)
 ModuleP = POINTER(Module)
 InstanceP = POINTER(Instance)
@@ -84,7 +89,20 @@ _SIGNATURES = {
     "packr_version": (c_char_p, []),
     "packr_last_error": (c_char_p, []),
     "packr_status_name": (c_char_p, [c_int32]),
+    "packr_config_new": (status, [POINTER(ConfigP)]),
+    "packr_config_free": (None, [ConfigP]),
+    "packr_config_set_pooling": (status, [ConfigP, c_bool]),
+    "packr_config_set_pool_instances": (status, [ConfigP, c_uint32]),
+    "packr_config_set_pool_memories_per_instance": (status, [ConfigP, c_uint32]),
+    "packr_config_set_pool_tables_per_instance": (status, [ConfigP, c_uint32]),
+    "packr_config_set_pool_memory_bytes": (status, [ConfigP, c_uint64]),
+    "packr_config_set_pool_table_elements": (status, [ConfigP, c_uint32]),
+    "packr_config_set_memory_images": (status, [ConfigP, c_bool]),
+    "packr_config_set_opt_level": (status, [ConfigP, c_uint32]),
+    "packr_config_set_parallel_compilation": (status, [ConfigP, c_bool]),
+    "packr_config_set_memory_reservation": (status, [ConfigP, c_uint64]),
     "packr_runtime_new": (status, [POINTER(RuntimeP)]),
+    "packr_runtime_new_with_config": (status, [ConfigP, POINTER(RuntimeP)]),
     "packr_runtime_new_sharing_engine": (status, [RuntimeP, POINTER(RuntimeP)]),
     "packr_runtime_free": (None, [RuntimeP]),
     "packr_module_load": (status, [RuntimeP, c_char_p, c_size_t, POINTER(ModuleP)]),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from . import _ffi
+from ._config import Config
 from ._errors import PanicError, check
 from ._handles import _Handle
 from ._instance import Instance, Signatures, cached_signature
@@ -37,9 +38,15 @@ class Runtime(_Handle):
 
     __slots__ = ()
 
-    def __init__(self) -> None:
-        out = _ffi.RuntimeP()
-        check(_ffi.lib().packr_runtime_new(ctypes.byref(out)))
+    def __init__(self, config: Optional[Config] = None) -> None:
+        """A runtime with its own engine: packr's defaults, or the settings of `config`."""
+        if config is None:
+            out = _ffi.RuntimeP()
+            check(_ffi.lib().packr_runtime_new(ctypes.byref(out)))
+        elif isinstance(config, Config):
+            out = config._new_runtime()
+        else:
+            raise TypeError(f"config must be a packr.Config, not {type(config).__name__}")
         self._init(out)
 
     def _init(self, ptr: Any) -> None:

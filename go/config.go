@@ -1,0 +1,109 @@
+package packr
+
+// #include "shim.h"
+import "C"
+
+import "strconv"
+
+// OptLevel is Cranelift's optimisation level. The zero value, OptDefault, leaves packr's
+// default (OptSpeed).
+type OptLevel uint32
+
+// The optimisation levels. OptLevel(n) for n ≥ 1 is packr's level n-1, so a value outside
+// these is passed on and rejected by packr with ErrInvalidArgument naming opt_level.
+const (
+	OptDefault      OptLevel = iota // packr's default: OptSpeed
+	OptNone                         // no optimisation: fastest compile
+	OptSpeed                        // optimise for speed
+	OptSpeedAndSize                 // optimise for speed and size
+)
+
+func (o OptLevel) String() string {
+	switch o {
+	case OptDefault:
+		return "default"
+	case OptNone:
+		return "none"
+	case OptSpeed:
+		return "speed"
+	case OptSpeedAndSize:
+		return "speed-and-size"
+	}
+	return "OptLevel(" + strconv.FormatUint(uint64(o), 10) + ")"
+}
+
+// Config holds the settings for NewRuntimeWithConfig. Every zero value means packr's
+// default, so Config{} is the same as NewRuntime, and only non-zero fields are applied.
+// The settings and their limits are described in packr.h (packr_config_set_*); a value
+// packr rejects gives ErrInvalidArgument whose message names the setting.
+type Config struct {
+	// Pooling turns on the pooling allocator: the runtime reserves address space for
+	// PoolInstances instances up front, and spawns reuse warm slots. Instantiating beyond
+	// the pool fails with ErrPoolExhausted until an instance is closed.
+	Pooling                 bool
+	PoolInstances           uint32 // live instances across the pool (and runtimes sharing its engine)
+	PoolMemoriesPerInstance uint32 // linear memories per pooled instance
+	PoolTablesPerInstance   uint32 // tables per pooled instance
+	PoolMemoryBytes         uint64 // largest pooled memory: a multiple of 64 KiB
+	PoolTableElements       uint32 // largest pooled table, in elements
+	DisableMemoryImages     bool   // turn off copy-on-write memory images
+	OptLevel                OptLevel
+	SerialCompilation       bool   // compile a module's functions on one thread
+	MemoryReservation       uint64 // without pooling: address space reserved per memory, in bytes
+}
+
+// NewRuntimeWithConfig creates a runtime with its own engine configured by cfg. The caller
+// owns it and should Close it. A rejected setting is ErrInvalidArgument; a pool whose
+// address space the operating system refuses is ErrResource.
+func NewRuntimeWithConfig(cfg Config) (*Runtime, error) {
+	var c *C.packr_config
+	var msg *C.char
+	if err := check(C.packr_go_config_new(&c, &msg), msg); err != nil {
+		return nil, err
+	}
+	// C memory, so no KeepAlive is needed; freed whatever happens below.
+	defer C.packr_config_free(c)
+
+	// Apply the non-zero fields in order, stopping at the first one packr rejects.
+	st := C.packr_status(C.PACKR_OK)
+	ok := func(set bool) bool { return set && st == C.PACKR_OK }
+	if ok(cfg.Pooling) {
+		st = C.packr_go_config_set_pooling(c, true, &msg)
+	}
+	if ok(cfg.PoolInstances != 0) {
+		st = C.packr_go_config_set_pool_instances(c, C.uint32_t(cfg.PoolInstances), &msg)
+	}
+	if ok(cfg.PoolMemoriesPerInstance != 0) {
+		st = C.packr_go_config_set_pool_memories_per_instance(c, C.uint32_t(cfg.PoolMemoriesPerInstance), &msg)
+	}
+	if ok(cfg.PoolTablesPerInstance != 0) {
+		st = C.packr_go_config_set_pool_tables_per_instance(c, C.uint32_t(cfg.PoolTablesPerInstance), &msg)
+	}
+	if ok(cfg.PoolMemoryBytes != 0) {
+		st = C.packr_go_config_set_pool_memory_bytes(c, C.uint64_t(cfg.PoolMemoryBytes), &msg)
+	}
+	if ok(cfg.PoolTableElements != 0) {
+		st = C.packr_go_config_set_pool_table_elements(c, C.uint32_t(cfg.PoolTableElements), &msg)
+	}
+	if ok(cfg.DisableMemoryImages) {
+		st = C.packr_go_config_set_memory_images(c, false, &msg)
+	}
+	if ok(cfg.OptLevel != OptDefault) {
+		st = C.packr_go_config_set_opt_level(c, C.uint32_t(cfg.OptLevel-1), &msg)
+	}
+	if ok(cfg.SerialCompilation) {
+		st = C.packr_go_config_set_parallel_compilation(c, false, &msg)
+	}
+	if ok(cfg.MemoryReservation != 0) {
+		st = C.packr_go_config_set_memory_reservation(c, C.uint64_t(cfg.MemoryReservation), &msg)
+	}
+	if err := check(st, msg); err != nil {
+		return nil, err
+	}
+
+	var out *C.packr_runtime
+	if err := check(C.packr_go_runtime_new_with_config(c, &out, &msg), msg); err != nil {
+		return nil, err
+	}
+	return newRuntime(out), nil
+}

@@ -1,0 +1,77 @@
+"""Runtime settings: a frozen dataclass turned into a packr_config only while a Runtime is made."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+from typing import Any, Optional
+
+from . import _ffi
+from ._errors import check
+
+# Each field is named after its C setter, packr_config_set_<field>; the value is its C width.
+_UINT_BITS = {
+    "pool_instances": 32,
+    "pool_memories_per_instance": 32,
+    "pool_tables_per_instance": 32,
+    "pool_memory_bytes": 64,
+    "pool_table_elements": 32,
+    "opt_level": 32,
+    "memory_reservation": 64,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings for `Runtime(config=...)`. `None` keeps packr's default; `Config()` is `Runtime()`.
+
+    The meaning and limits of each setting are in packr.h (`packr_config_set_<field>`).
+    A value packr rejects raises `InvalidArgumentError` naming the setting when the Runtime
+    is made; a value that does not fit the C type (negative, too wide) raises
+    `OverflowError` here, and a value of the wrong type `TypeError`.
+
+    With `pooling`, instances reuse warm slots of a pool reserved up front and shared by
+    every runtime made with `Runtime.sharing_engine`; instantiating beyond `pool_instances`
+    raises `PoolExhaustedError` until an instance is closed.
+    """
+
+    pooling: bool = False
+    pool_instances: Optional[int] = None
+    pool_memories_per_instance: Optional[int] = None
+    pool_tables_per_instance: Optional[int] = None
+    pool_memory_bytes: Optional[int] = None  # a multiple of 65536
+    pool_table_elements: Optional[int] = None
+    memory_images: Optional[bool] = None
+    opt_level: Optional[int] = None  # 0 none, 1 speed (the default), 2 speed and size
+    parallel_compilation: Optional[bool] = None
+    memory_reservation: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            name, value = field.name, getattr(self, field.name)
+            if value is None and name != "pooling":
+                continue
+            bits = _UINT_BITS.get(name)
+            if bits is None:
+                if not isinstance(value, bool):
+                    raise TypeError(f"Config.{name} must be a bool, not {type(value).__name__}")
+            elif isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"Config.{name} must be an int, not {type(value).__name__}")
+            elif not 0 <= value < 1 << bits:
+                raise OverflowError(f"Config.{name}={value} does not fit in a uint{bits}")
+
+    def _new_runtime(self) -> Any:
+        """A new packr_runtime pointer made with these settings; the caller owns it."""
+        lib = _ffi.lib()
+        config = _ffi.ConfigP()
+        check(lib.packr_config_new(ctypes.byref(config)))
+        try:
+            for field in dataclasses.fields(self):
+                value = getattr(self, field.name)
+                if value is not None:
+                    check(getattr(lib, "packr_config_set_" + field.name)(config, value))
+            out = _ffi.RuntimeP()
+            check(lib.packr_runtime_new_with_config(config, ctypes.byref(out)))
+            return out
+        finally:
+            lib.packr_config_free(config)
