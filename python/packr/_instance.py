@@ -23,6 +23,11 @@ class _Signature(NamedTuple):
     params: Tuple[int, ...]
     results: Tuple[int, ...]
     carriable: bool  # every kind fits in a packr_val
+    # Prepared once so a hot call does no encoding or type building:
+    encoded: bytes  # the NUL-free UTF-8 name the C side takes
+    args_type: Any  # ctypes array type for the arguments
+    results_type: Any  # ctypes array type for the results
+    members: Tuple[str, ...]  # packr_val.of member of each parameter
 
     def names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         name = lambda k: KIND_NAMES[k] if k < len(KIND_NAMES) else f"kind {k}"  # noqa: E731
@@ -39,13 +44,18 @@ def cached_signature(handle: Any, query: Callable[..., int], name: str) -> _Sign
     if found is not None:
         return found
     sig = _ffi.FuncSignature()
+    encoded = _encode(name)
     with handle._use() as ptr:
-        status = query(ptr, _encode(name), ctypes.byref(sig))
+        status = query(ptr, encoded, ctypes.byref(sig))
         if status:
             raise error_for(status)
     params = tuple(sig.params[i] for i in range(sig.nparams))
     results = tuple(sig.results[i] for i in range(sig.nresults))
-    found = handle._signatures[name] = _Signature(params, results, all(k < 4 for k in params + results))
+    carriable = all(k < 4 for k in params + results)
+    found = handle._signatures[name] = _Signature(
+        params, results, carriable, encoded, _ffi.Val * len(params), _ffi.Val * len(results),
+        tuple(_MEMBERS[k] if k < 4 else "" for k in params),
+    )
     return found
 
 
@@ -56,20 +66,25 @@ def _encode(name: str) -> bytes:
     return data
 
 
-def _store(slot: _ffi.Val, kind: int, value: Value) -> None:
-    slot.kind = kind
-    if kind in _INT_RANGES:
-        number = operator.index(value)  # ints (and bools), never floats: no silent truncation
+def _convert(kind: int, value: Value) -> Value:
+    """`value` checked for a parameter of `kind`: ints (and bools) in the signed range for
+    i32/i64, never floats (no silent truncation); any real number for f32/f64."""
+    if kind <= 1:
+        number = operator.index(value)
         low, high = _INT_RANGES[kind]
         if not low <= number <= high:
             raise OverflowError(f"{number} does not fit in {KIND_NAMES[kind]} (signed)")
-        setattr(slot.of, _MEMBERS[kind], number)
-    elif kind in (2, 3):
+        return number
+    if kind <= 3:
         if not isinstance(value, numbers.Real):
             raise TypeError(f"expected a number for {KIND_NAMES[kind]}, got {type(value).__name__}")
-        setattr(slot.of, _MEMBERS[kind], float(value))
-    else:
-        raise TypeError(f"unknown value kind {kind}")
+        return float(value)
+    raise TypeError(f"unknown value kind {kind}")
+
+
+def _store(slot: _ffi.Val, kind: int, value: Value) -> None:
+    slot.kind = kind
+    setattr(slot.of, _MEMBERS[kind], _convert(kind, value))
 
 
 def _load(slot: _ffi.Val) -> Value:
@@ -96,15 +111,29 @@ class Instance(_Handle):
         float for an integer parameter, or a non-number, raises TypeError. Returns None,
         the single result, or a tuple of results.
         """
-        sig = cached_signature(self, _ffi.lib().packr_instance_func_signature, name)
-        vals = (_ffi.Val * len(args))()
+        sig = self._signatures.get(name) or cached_signature(self, _ffi.lib().packr_instance_func_signature, name)
         if sig.carriable and len(args) == len(sig.params):
-            for slot, kind, value in zip(vals, sig.params, args):
-                _store(slot, kind, value)
-        # Otherwise the slots stay zeroed and the core reports the mismatch in its own words.
-        results = self._call(name, vals, len(sig.results))
-        if len(results) == 1:
-            return _load(results[0])
+            vals = sig.args_type()
+            for slot, kind, member, value in zip(vals, sig.params, sig.members, args):
+                slot.kind = kind
+                setattr(slot.of, member, _convert(kind, value))
+            results = sig.results_type()
+            nresults = len(results)
+        else:
+            # Let the core report the mismatch in its own words.
+            vals = (_ffi.Val * len(args))()
+            results = sig.results_type()
+            nresults = len(results)
+        ptr = self._acquire()
+        try:
+            status = _ffi.lib().packr_instance_call(ptr, sig.encoded, vals, len(vals), results, nresults)
+        finally:
+            self._release()
+        if status:
+            raise error_for(status)
+        if nresults == 1:
+            first = results[0]
+            return getattr(first.of, _MEMBERS[first.kind])
         return tuple(map(_load, results)) or None
 
     def call_raw(self, name: str, args: Iterable[Tuple[str, Value]], nresults: int) -> list[Tuple[str, Value]]:
@@ -119,10 +148,13 @@ class Instance(_Handle):
     def _call(self, name: str, vals: ctypes.Array, nresults: int) -> ctypes.Array:
         results = (_ffi.Val * nresults)()
         encoded = _encode(name)
-        with self._use() as ptr:
+        ptr = self._acquire()
+        try:
             status = _ffi.lib().packr_instance_call(ptr, encoded, vals, len(vals), results, nresults)
-            if status:
-                raise error_for(status)
+        finally:
+            self._release()
+        if status:
+            raise error_for(status)
         return results
 
     def memory_size(self, memory: Optional[str] = None) -> int:

@@ -95,9 +95,14 @@ class Module(_Handle):
         return Module._adopt(out, self._signatures)
 
     def instantiate(self) -> Instance:
+        """A fresh instance: its own memory and globals, imports resolved against the runtime."""
         out = _ffi.InstanceP()
-        with self._use() as ptr:
-            check(_ffi.lib().packr_module_instantiate(ptr, ctypes.byref(out)))
+        ptr = self._acquire()
+        try:
+            status = _ffi.lib().packr_module_instantiate(ptr, ctypes.byref(out))
+        finally:
+            self._release()
+        check(status)
         return Instance._adopt(out, self._signatures)
 
     @property

@@ -55,11 +55,25 @@ def test_handles_close_in_any_order():
 
 def test_finaliser_frees_a_dropped_handle(runtime):
     instance = runtime.load(CALC).instantiate()  # the module is dropped at once
-    finalizer = instance._finalizer
+    freed = []
+    real_free = instance._free
+    instance._free = lambda ptr: (freed.append(ptr), real_free(ptr))
     ref = weakref.ref(instance)
     del instance
     gc.collect()
-    assert ref() is None and not finalizer.alive
+    assert ref() is None and len(freed) == 1
+
+
+def test_close_frees_exactly_once(runtime):
+    instance = runtime.load(CALC).instantiate()
+    freed = []
+    real_free = instance._free
+    instance._free = lambda ptr: (freed.append(ptr), real_free(ptr))
+    instance.close()
+    instance.close()
+    del instance
+    gc.collect()
+    assert len(freed) == 1
 
 
 def _spin_iterations(instance, seconds):
