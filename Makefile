@@ -17,7 +17,7 @@ C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .PHONY: all deps lib header guest demo install test test-rust test-header-alone test-c test-cpp \
-        test-go test-python test-install clean
+        test-go test-python test-install bench bench-quick clean
 
 all: lib
 
@@ -52,7 +52,7 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packr.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/packr.pc
 
-test: deps lib guest test-rust test-header-alone test-c test-cpp test-go test-python test-install
+test: deps lib guest test-rust test-header-alone test-c test-cpp test-go test-python test-install bench-quick
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -97,6 +97,15 @@ test-install: | $(BUILD)
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib $(BUILD)/consumer
 	cd go && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig \
 	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib go test -count=1 -tags packr_pkgconfig ./...
+
+# The benchmark suite (bench/README.md): every system side by side in one run, one table,
+# and the same as JSON in build/bench/results.json. The quick run proves the suite works;
+# it asserts no timings.
+bench: deps lib guest
+	python3 bench/run.py --out $(BUILD)/bench/results.json
+
+bench-quick: deps lib guest
+	python3 bench/run.py --quick --out $(BUILD)/bench/results-quick.json
 
 clean:
 	rm -rf $(BUILD)

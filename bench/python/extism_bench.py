@@ -1,0 +1,61 @@
+"""Extism's Python SDK (PyPI `extism`): CompiledPlugin once, a fresh Plugin per spawn.
+
+Extism is built for plugins written against its PDK (bytes in, bytes out through its
+kernel); `Plugin.call` treats a non-zero i32 result as an error code. The sqlite guest is a
+plain module, so its `demo_version_number` is called through the SDK's own cffi binding,
+`extism_plugin_call`, whose return value is that i32: the same C call `Plugin.call` makes,
+without the output-buffer step a PDK plugin would add.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.metadata import version
+
+# Extism turns on wasmtime's on-disk compile cache by default; an empty value turns it off,
+# so compile_ms is a compile (as for every other system) and the run leaves no cache behind.
+os.environ["EXTISM_CACHE_CONFIG"] = ""
+
+import extism  # noqa: E402
+import harness  # noqa: E402
+
+try:
+    from extism.extism import CompiledPlugin, _lib
+except ImportError:  # older SDKs: no compiled-plugin handle, every Plugin compiles
+    CompiledPlugin, _lib = None, None
+
+NAME = b"demo_version_number"
+
+
+def compile(wasm: bytes):
+    if CompiledPlugin is None:
+        return wasm
+    return CompiledPlugin(wasm, wasi=False, functions=[])
+
+
+def spawn(compiled) -> "extism.Plugin":
+    plugin = extism.Plugin(compiled, wasi=False, functions=[])
+    harness.check(_lib.extism_plugin_call(plugin.plugin, NAME, b"", 0))
+    return plugin
+
+
+def main() -> int:
+    args = harness.parse_args(("default",))
+    if CompiledPlugin is None:
+        print(f"extism {version('extism')} has no CompiledPlugin; not measured", file=sys.stderr)
+        return 1
+    notes = [
+        f"extism {version('extism')} (extism-sys {version('extism-sys')}, its own wasmtime build)",
+        "cached path: CompiledPlugin, then Plugin(compiled) per spawn; each Plugin also "
+        "instantiates Extism's kernel module beside the guest and sets up its own store",
+        "engine settings and pooling are not exposed; its default on-disk compile cache is "
+        "turned off (EXTISM_CACHE_CONFIG='') so compile_ms is a real compile",
+        "demo_version_number called via extism_plugin_call (Plugin.call would raise on the non-zero i32)",
+        "cffi releases the GIL inside each C call, the Python glue holds it",
+    ]
+    return harness.main(harness.System("extism-py", "default", compile, spawn, notes), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""packr's Python binding: compile once with Runtime.load, spawn with Module.instantiate."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import harness
+
+# Always the binding in this tree (it finds target/release/libpackr.so itself), never a stale copy
+# installed somewhere on the path.
+sys.path.insert(0, os.path.join(harness.ROOT, "python"))
+import packr  # noqa: E402
+
+# Pool slots: the sqlite guest starts at 4 MiB and is only asked its version here.
+POOL_MEMORY_BYTES = 64 << 20
+
+
+def runtime(mode: str, args) -> "packr.Runtime":
+    if mode == "default":
+        return packr.Runtime()
+    if not hasattr(packr, "Config"):
+        raise RuntimeError("this packr binding has no packr.Config (pooling is not exposed to Python yet)")
+    # Room for every live instance plus one in flight per thread.
+    config = packr.Config(pooling=True, pool_instances=args.live + args.threads + 16,
+                          pool_memory_bytes=POOL_MEMORY_BYTES)
+    return packr.Runtime(config=config)
+
+
+def spawn(module: "packr.Module") -> "packr.Instance":
+    instance = module.instantiate()
+    harness.check(instance.call("demo_version_number"))
+    return instance
+
+
+def main() -> int:
+    args = harness.parse_args(("default", "pooling"))
+    try:
+        rt = runtime(args.mode, args)
+    except Exception as e:
+        print(f"packr-py ({args.mode}): {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    notes = ["ctypes releases the GIL inside each packr call; the Python glue around it holds it"]
+    if args.mode == "pooling":
+        notes.append(f"pool of {args.live + args.threads + 16} instances, {POOL_MEMORY_BYTES >> 20} MiB memory slots")
+    system = harness.System("packr-py", args.mode, rt.load, spawn, notes)
+    return harness.main(system, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""wasmtime-py (PyPI `wasmtime`, its C API through ctypes): Module once, a fresh Store per spawn."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version
+
+import harness
+import wasmtime
+
+NEVER = 1 << 62  # the epoch deadline: packr's engine has epoch interruption on, so this one does too
+
+
+def engine() -> wasmtime.Engine:
+    # packr's engine settings, as far as wasmtime-py exposes them (it does not expose pooling).
+    config = wasmtime.Config()
+    config.wasm_multi_memory = True
+    config.epoch_interruption = True
+    config.memory_init_cow = True
+    config.parallel_compilation = True
+    config.cranelift_opt_level = "speed"
+    return wasmtime.Engine(config)
+
+
+def main() -> int:
+    args = harness.parse_args(("default", "pooling"))
+    if args.mode == "pooling":
+        harness.unsupported("wasmtime-py", "pooling", args,
+                            f"wasmtime-py {version('wasmtime')}: its Config does not expose the pooling allocator")
+        return 0
+    eng = engine()
+    linker = wasmtime.Linker(eng)
+
+    def compile(wasm: bytes) -> wasmtime.InstancePre:
+        # The module is compiled here; instantiate_pre only resolves its (zero) imports, once.
+        return linker.instantiate_pre(wasmtime.Module(eng, wasm))
+
+    def spawn(pre: wasmtime.InstancePre):
+        store = wasmtime.Store(eng)
+        store.set_epoch_deadline(NEVER)
+        instance = pre.instantiate(store)
+        harness.check(instance.exports(store)["demo_version_number"](store))
+        return store  # the store owns the instance: dropping it drops both
+
+    notes = ["InstancePre (Linker.instantiate_pre) with a fresh Store per spawn; "
+             "ctypes releases the GIL inside each C call, the Python glue holds it"]
+    return harness.main(harness.System("wasmtime-py", "default", compile, spawn, notes), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

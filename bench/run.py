@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""packr's benchmark orchestrator: builds what is missing, runs every driver, prints one table.
+
+    python3 bench/run.py [--quick] [--out build/bench/results.json] [--only NAME] [--threads T]
+
+Each driver prints one JSON object (see bench/README.md). A driver that is missing or fails is
+skipped with a "skipped: <why>" line. The exit code is non-zero only when a packr driver that
+should have run did not. Standard library only: it runs before the venv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, "build", "bench-venv")
+VENV_PY = os.path.join(VENV, "bin", "python")
+REQUIREMENTS = os.path.join(ROOT, "bench", "python", "requirements.txt")
+WASM = os.path.join(ROOT, "build", "guest", "sqlite.wasm")
+BUILD_SH = os.path.join(ROOT, "bench", "build.sh")
+
+
+@dataclass(frozen=True)
+class Driver:
+    key: str            # how the table and the targets name it
+    language: str       # the table's group
+    argv: tuple         # relative to the repo; "{py}" is the venv's python
+    modes: tuple
+    packr: bool         # a packr driver: its failure fails the run
+    native: bool        # built by bench/build.sh (so only required once that script exists)
+    needs: tuple = ()   # Python modules the driver imports, checked before it runs
+
+
+# The drivers, in table order. Paths may change: this table is the one place that says where.
+DRIVERS = (
+    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling"), True, True),
+    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling"), False, True),
+    Driver("wasmtime-capi", "C/Rust", ("target/bench/capi_bench",), ("default", "pooling"), False, True),
+    Driver("packr-go", "Go", ("target/bench/packr_go",), ("default", "pooling"), True, True),
+    Driver("go-capi", "Go", ("target/bench/capi_go",), ("nopool", "pooling"), False, True),
+    Driver("packr-py", "Python", ("{py}", "bench/python/packr_bench.py"), ("default", "pooling"), True, False),
+    Driver("wasmtime-py", "Python", ("{py}", "bench/python/wasmtime_bench.py"), ("default", "pooling"), False,
+           False, ("wasmtime",)),
+    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"), ("default",), False, False,
+           ("extism",)),
+)
+LANGUAGES = ("C/Rust", "Go", "Python")
+FLOOR = "floor"
+FIELDS = ("compile_ms", "spawn_median_us", "spawn_p99_us", "spawns", "spawns_per_sec_1",
+          "spawns_per_sec_all", "threads_all", "rss_1000_live_mib")
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def sh(argv: list, timeout: Optional[float] = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=ROOT, text=True, capture_output=True, timeout=timeout, **kw)
+
+
+def build_step(argv: list, timeout: float) -> subprocess.CompletedProcess:
+    """A build command; a timeout or a missing program becomes a failed result, not a crash."""
+    try:
+        return sh(argv, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", f"timed out after {timeout:.0f} s")
+    except OSError as e:
+        return subprocess.CompletedProcess(argv, 127, "", str(e))
+
+
+def tail(text: str, lines: int = 3) -> str:
+    kept = [line for line in (text or "").strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
+
+
+# --- building what is missing -------------------------------------------------------------
+
+def build_native() -> Optional[str]:
+    """libpackr (cargo is a no-op when fresh), the guest when missing, then bench/build.sh."""
+    problems = []
+    if shutil.which("cargo"):
+        log("build: cargo build --release --locked (libpackr)")
+        r = build_step(["cargo", "build", "--release", "--locked"], 3000)
+        if r.returncode:
+            problems.append(f"cargo build failed: {tail(r.stderr)}")
+    elif not os.path.exists(os.path.join(ROOT, "target", "release", "libpackr.so")):
+        problems.append("no cargo and no target/release/libpackr.so")
+    if not os.path.exists(WASM):
+        log("build: bash guest/build.sh (build/guest/sqlite.wasm is missing)")
+        r = build_step(["bash", "guest/build.sh"], 3000)
+        if r.returncode:
+            problems.append(f"guest/build.sh failed: {tail(r.stderr)}")
+    if os.path.exists(BUILD_SH):
+        log("build: bash bench/build.sh")
+        r = build_step(["bash", BUILD_SH], 3000)
+        if r.returncode:
+            problems.append(f"bench/build.sh failed (exit {r.returncode}): {tail(r.stderr or r.stdout)}")
+    else:
+        log("build: no bench/build.sh; native drivers run only if already built")
+    return "; ".join(problems) or None
+
+
+def requirement_lines() -> list:
+    with open(REQUIREMENTS) as f:
+        return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+
+
+def build_venv() -> tuple:
+    """The venv with the pinned peers. Returns (python to run drivers with, problems)."""
+    if not os.path.exists(VENV_PY):
+        log(f"venv: python3 -m venv {os.path.relpath(VENV, ROOT)}")
+        r = build_step([sys.executable, "-m", "venv", VENV], 600)
+        if r.returncode:
+            # packr's own driver needs only the standard library, so it still runs.
+            return sys.executable, f"cannot create the venv: {tail(r.stderr)}"
+    stamp = os.path.join(VENV, ".requirements")
+    with open(REQUIREMENTS) as f:
+        wanted = f.read()
+    if os.path.exists(stamp) and open(stamp).read() == wanted:
+        return VENV_PY, None
+    pip = [VENV_PY, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    log("venv: pip install -r bench/python/requirements.txt")
+    r = build_step(pip + ["-r", REQUIREMENTS], 900)
+    if r.returncode == 0:
+        with open(stamp, "w") as f:
+            f.write(wanted)
+        return VENV_PY, None
+    # One by one, so a peer that cannot be installed only skips its own driver.
+    failed = []
+    for req in requirement_lines():
+        if build_step(pip + ["--no-deps", req], 600).returncode:
+            failed.append(req)
+    return VENV_PY, f"pip could not install {', '.join(failed) or 'the requirements'}: {tail(r.stderr, 2)}"
+
+
+def missing_modules(python: str, modules: tuple) -> Optional[str]:
+    if not modules:
+        return None
+    r = sh([python, "-c", "; ".join(f"import {m}" for m in modules)])
+    return None if r.returncode == 0 else f"{', '.join(modules)} not importable ({tail(r.stderr, 1)})"
+
+
+# --- running the drivers -----------------------------------------------------------------
+
+def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace) -> tuple:
+    """Returns (result dict, None) or (None, why skipped)."""
+    argv = [python if a == "{py}" else os.path.join(ROOT, a) if i == 0 else a
+            for i, a in enumerate(driver.argv)]
+    if not os.path.exists(argv[0]) or (driver.argv[0] == "{py}" and not os.path.exists(argv[1])):
+        return None, f"{os.path.relpath(argv[0] if driver.argv[0] != '{py}' else argv[1], ROOT)} not found"
+    argv += ["--wasm", args.wasm, "--mode", mode]
+    if args.quick:
+        argv.append("--quick")
+    for flag in ("spawns", "threads", "live"):
+        if getattr(args, flag) is not None:
+            argv += [f"--{flag}", str(getattr(args, flag))]
+    try:
+        r = sh(argv, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {args.timeout:.0f} s"
+    except OSError as e:
+        return None, f"cannot run: {e}"
+    if r.returncode:
+        return None, f"exit {r.returncode}: {tail(r.stderr or r.stdout) or 'no output'}"
+    try:
+        result = json.loads(r.stdout)
+        if not isinstance(result, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        return None, f"stdout is not one JSON object: {tail(r.stdout, 1)[:200]!r}"
+    absent = [f for f in FIELDS if f not in result]
+    if absent:
+        result.setdefault("notes", "")
+        result["notes"] = (result["notes"] + "; " if result["notes"] else "") + "missing: " + ", ".join(absent)
+    return result, None
+
+
+# --- the table and the targets -----------------------------------------------------------
+
+def floor_mode(mode: str) -> str:
+    return "pooling" if mode == "pooling" else "default"
+
+
+def derive(rows: list) -> None:
+    """Adds compile/spawn and the ratio to the floor in the same mode to every row."""
+    floors = {r["mode_asked"]: r.get("spawn_median_us") for r in rows if r["driver"] == FLOOR}
+    for r in rows:
+        compile_ms, median = r.get("compile_ms"), r.get("spawn_median_us")
+        r["compile_spawn_ratio"] = compile_ms * 1000 / median if compile_ms and median else None
+        floor = floors.get(floor_mode(r["mode_asked"]))
+        r["vs_floor"] = median / floor if median and floor else None
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if digits == 0 or abs(value) >= 10000:
+            return f"{value:,.0f}"
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def print_table(rows: list) -> None:
+    live = next((r.get("live") for r in rows if r.get("live")), None)
+    threads = next((r.get("threads_all") for r in rows if r.get("threads_all")), None)
+    headers = ("system", "mode", "compile ms", "spawn med us", "p99 us", "compile/spawn", "vs floor",
+               "spawns/s 1T", f"spawns/s {threads or 'N'}T", f"RSS MiB {live or ''} live".replace("  ", " "))
+    table = []
+    notes = []
+    for language in LANGUAGES:
+        group = [r for r in rows if r["language"] == language]
+        if not group:
+            continue
+        table.append(None if table else "")
+        table.append(f"{language}")
+        for r in group:
+            mark = ""
+            if r.get("notes"):
+                notes.append(f"[{len(notes) + 1}] {r['driver']} {r['mode_asked']}: {r['notes']}")
+                mark = f" [{len(notes)}]"
+            table.append((r["driver"] + mark, r["mode_asked"], fmt(r.get("compile_ms")),
+                          fmt(r.get("spawn_median_us")), fmt(r.get("spawn_p99_us")),
+                          fmt(r.get("compile_spawn_ratio"), 0), fmt(r.get("vs_floor"), 2) + ("x" if r.get("vs_floor") else ""),
+                          fmt(r.get("spawns_per_sec_1"), 0), fmt(r.get("spawns_per_sec_all"), 0),
+                          fmt(r.get("rss_1000_live_mib"))))
+    cells = [headers] + [t for t in table if isinstance(t, tuple)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+
+    def line(cols: tuple) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+
+    log("")
+    log(line(headers))
+    log("-" * len(line(headers)))
+    for t in table:
+        if isinstance(t, tuple):
+            log(line(t))
+        elif t:
+            log(f"{t}:")
+    if notes:
+        log("")
+        for n in notes:
+            log(n)
+
+
+def targets(rows: list) -> list:
+    """The goals as check lines: (text, ok or None when a side is missing)."""
+    median = {(r["driver"], r["mode_asked"]): r.get("spawn_median_us") for r in rows}
+    checks = []
+
+    def at_most(label: str, ours: tuple, theirs: tuple, limit: float) -> None:
+        a, b = median.get(ours), median.get(theirs)
+        value = a / b if a and b else None
+        checks.append({"target": label, "ratio": value, "want": f"<= {limit}x",
+                       "ok": None if value is None else value <= limit})
+
+    def faster(label: str, ours: tuple, theirs: tuple, factor: float) -> None:
+        a, b = median.get(ours), median.get(theirs)
+        value = b / a if a and b else None
+        checks.append({"target": label, "ratio": value, "want": f">= {factor}x faster",
+                       "ok": None if value is None else value >= factor})
+
+    # The targets of the fast-spawn issue: packr's fast path (a pooled runtime) against the
+    # floor with the same settings and against each peer at its fastest.
+    for mode in ("default", "pooling"):
+        at_most(f"packr-c {mode} / floor {mode} (spawn median)", ("packr-c", mode), (FLOOR, mode), 1.25)
+    at_most("packr-c pooling / wasmtime-capi pooling (spawn median)", ("packr-c", "pooling"),
+            ("wasmtime-capi", "pooling"), 1.0)
+    for peer in ("wasmtime-py", "extism-py"):
+        faster(f"packr-py pooling vs {peer} default (spawn median)", ("packr-py", "pooling"), (peer, "default"), 5)
+    faster("packr-go pooling vs go-capi nopool (spawn median)", ("packr-go", "pooling"), ("go-capi", "nopool"), 3)
+    at_most("packr-go pooling / go-capi pooling (spawn median)", ("packr-go", "pooling"), ("go-capi", "pooling"), 1.2)
+    ratio = next((r.get("compile_ms", 0) * 1000 / r["spawn_median_us"] for r in rows
+                  if (r["driver"], r["mode_asked"]) == ("packr-c", "pooling") and r.get("spawn_median_us")), None)
+    checks.append({"target": "packr-c pooling compile/spawn ratio", "ratio": ratio, "want": ">= 100000",
+                   "ok": None if ratio is None else ratio >= 100_000})
+    return checks
+
+
+def print_targets(checks: list) -> None:
+    log("")
+    log("targets (checks, not asserts):")
+    for c in checks:
+        verdict = "n/a (a side is missing)" if c["ok"] is None else ("OK" if c["ok"] else "MISS")
+        if c["ratio"] is None:
+            ratio = "-"
+        else:
+            ratio = f"{c['ratio']:,.0f}" if c["ratio"] >= 1000 else f"{c['ratio']:.2f}x"
+        log(f"  {c['target']}: {ratio}, want {c['want']}: {verdict}")
+
+
+# --- machine info --------------------------------------------------------------------------
+
+def first_line(argv: list) -> Optional[str]:
+    try:
+        r = sh(argv, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = (r.stdout or r.stderr).strip()
+    return out.splitlines()[0] if r.returncode == 0 and out else None
+
+
+def lock_version(crate: str) -> Optional[str]:
+    try:
+        text = open(os.path.join(ROOT, "Cargo.lock")).read()
+    except OSError:
+        return None
+    m = re.search(rf'name = "{re.escape(crate)}"\nversion = "([^"]+)"', text)
+    return m.group(1) if m else None
+
+
+def machine(python: str) -> dict:
+    cpu = None
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pip_versions = {}
+    if python == VENV_PY:
+        r = sh([python, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"], timeout=60)
+        if r.returncode == 0:
+            pip_versions = {p["name"]: p["version"] for p in json.loads(r.stdout)}
+    dirty = first_line(["git", "status", "--porcelain"])
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "git": (first_line(["git", "rev-parse", "--short", "HEAD"]) or "?") + (" (dirty)" if dirty else ""),
+        "versions": {
+            "packr": lock_version("packr"),
+            "wasmtime (crate)": lock_version("wasmtime"),
+            "python": platform.python_version(),
+            "rustc": first_line(["rustc", "--version"]),
+            "go": first_line(["go", "version"]),
+            "cc": first_line(["cc", "--version"]),
+            "wasmtime-py": pip_versions.get("wasmtime"),
+            "extism-py": pip_versions.get("extism"),
+            "extism-sys": pip_versions.get("extism-sys"),
+        },
+    }
+
+
+# --- main ----------------------------------------------------------------------------------
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="pass --quick to every driver (CI)")
+    p.add_argument("--out", default=os.path.join("build", "bench", "results.json"))
+    p.add_argument("--wasm", default=WASM)
+    p.add_argument("--only", action="append", help="run only drivers whose name contains this (repeatable)")
+    p.add_argument("--spawns", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--live", type=int)
+    p.add_argument("--no-build", action="store_true", help="run what is there, build nothing")
+    p.add_argument("--timeout", type=float, help="seconds per driver run (default 300 quick, 3600 full)")
+    args = p.parse_args()
+    args.wasm = os.path.abspath(args.wasm)
+    args.timeout = args.timeout or (300.0 if args.quick else 3600.0)
+    started = time.monotonic()
+
+    native_problem = None
+    python, venv_problem = (VENV_PY if os.path.exists(VENV_PY) else sys.executable), None
+    if not args.no_build:
+        native_problem = build_native()
+        python, venv_problem = build_venv()
+    for problem in (native_problem, venv_problem):
+        if problem:
+            log(f"build: warning: {problem}")
+
+    rows, skipped = [], []
+    for driver in DRIVERS:
+        if args.only and not any(o in driver.key for o in args.only):
+            continue
+        # A native packr driver is required once bench/build.sh exists to build it.
+        required = driver.packr and (not driver.native or os.path.exists(BUILD_SH))
+        why_not = missing_modules(python, driver.needs)
+        for mode in driver.modes:
+            label = f"{driver.key} {mode}"
+            if why_not:
+                result, why = None, why_not
+            else:
+                t0 = time.monotonic()
+                result, why = run_driver(driver, mode, python, args)
+                if result is not None:
+                    log(f"ran {label} in {time.monotonic() - t0:.1f} s")
+            if result is None:
+                log(f"skipped: {label}: {why}")
+                skipped.append({"driver": driver.key, "mode": mode, "why": why, "required": required})
+                continue
+            result.update(driver=driver.key, mode_asked=mode, language=driver.language)
+            rows.append(result)
+
+    derive(rows)
+    print_table(rows)
+    checks = targets(rows)
+    print_targets(checks)
+    failed = [s for s in skipped if s["required"]]
+    if skipped:
+        log("")
+        for s in skipped:
+            log(f"skipped: {s['driver']} {s['mode']}: {s['why']}" + (" (packr: counts as a failure)" if s["required"] else ""))
+
+    out = os.path.join(ROOT, args.out) if not os.path.isabs(args.out) else args.out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    report = {"quick": args.quick, "machine": machine(python), "results": rows, "skipped": skipped,
+              "targets": checks, "build_problems": [p for p in (native_problem, venv_problem) if p],
+              "seconds": round(time.monotonic() - started, 1)}
+    with open(out, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    log("")
+    shown = os.path.relpath(out, ROOT) if out.startswith(ROOT + os.sep) else out
+    log(f"wrote {shown} in {report['seconds']} s")
+    if failed:
+        log(f"FAILED: {len(failed)} packr driver run(s) did not complete")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
