@@ -327,7 +327,8 @@ pub unsafe extern "C" fn packr_module_load(
 
 /// Returns a new handle to the same module: O(1), a reference count, no copy of the code.
 /// The caller owns the new handle and frees it with `packr_module_free`, independently of
-/// `module`.
+/// `module`. The new handle is the same pointer as `module` (it is one more count of the
+/// same value), so compare handles by what they do, not by address.
 ///
 /// NULL in gives NULL out.
 ///
@@ -361,7 +362,10 @@ pub unsafe extern "C" fn packr_module_free(module: *mut packr_module) {
 /// `runtime`'s host definitions.
 ///
 /// On success writes a new module handle to `*module_out`; the caller owns it and frees it
-/// with `packr_module_free`. `module` stays the caller's.
+/// with `packr_module_free`. `module` stays the caller's. When `module` is already bound to
+/// `runtime`, the result is one more count of it (the same pointer) and shares its resolved
+/// imports, so the cache-hit path allocates nothing; wrapping into another runtime resolves
+/// imports once for the new handle, on its first instantiation.
 ///
 /// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if any argument is NULL;
 /// `PACKR_ERR_ENGINE_MISMATCH` if `module` was compiled by an engine `runtime` does not
