@@ -34,6 +34,8 @@ func (o OptLevel) String() string {
 
 // Config holds the settings for NewRuntimeWithConfig. Every zero value means packr's
 // default, so Config{} is the same as NewRuntime, and only non-zero fields are applied.
+// The one exception is PoolKeepResident, whose 0 is a meaningful setting: it is a pointer,
+// and nil (its zero value) keeps the default.
 // The settings and their limits are described in packr.h (packr_config_set_*); a value
 // packr rejects gives ErrInvalidArgument whose message names the setting.
 type Config struct {
@@ -50,6 +52,18 @@ type Config struct {
 	OptLevel                OptLevel
 	SerialCompilation       bool   // compile a module's functions on one thread
 	MemoryReservation       uint64 // without pooling: address space reserved per memory, in bytes
+
+	// PoolKeepResident is the bytes of each pooled memory and table reset in place (and
+	// kept resident) when an instance is closed, instead of returned to the kernel: 0 to
+	// 1 GiB. nil keeps packr's default (1 MiB); point it at 0 to keep nothing resident:
+	//
+	//	none := uint64(0)
+	//	cfg := packr.Config{Pooling: true, PoolKeepResident: &none}
+	//
+	// The value is read when NewRuntimeWithConfig is called.
+	PoolKeepResident       *uint64
+	DisablePoolPagemapScan bool   // don't use the PAGEMAP_SCAN ioctl to find the pages to reset
+	PoolDecommitBatch      uint32 // freed pooled slots returned to the kernel per batch: 1 to 4096
 }
 
 // NewRuntimeWithConfig creates a runtime with its own engine configured by cfg. The caller
@@ -64,7 +78,7 @@ func NewRuntimeWithConfig(cfg Config) (*Runtime, error) {
 	// C memory, so no KeepAlive is needed; freed whatever happens below.
 	defer C.packr_config_free(c)
 
-	// Apply the non-zero fields in order, stopping at the first one packr rejects.
+	// Apply the non-zero (non-nil) fields in order, stopping at the first one packr rejects.
 	st := C.packr_status(C.PACKR_OK)
 	ok := func(set bool) bool { return set && st == C.PACKR_OK }
 	if ok(cfg.Pooling) {
@@ -96,6 +110,15 @@ func NewRuntimeWithConfig(cfg Config) (*Runtime, error) {
 	}
 	if ok(cfg.MemoryReservation != 0) {
 		st = C.packr_go_config_set_memory_reservation(c, C.uint64_t(cfg.MemoryReservation), &msg)
+	}
+	if ok(cfg.PoolKeepResident != nil) {
+		st = C.packr_go_config_set_pool_keep_resident(c, C.uint64_t(*cfg.PoolKeepResident), &msg)
+	}
+	if ok(cfg.DisablePoolPagemapScan) {
+		st = C.packr_go_config_set_pool_pagemap_scan(c, false, &msg)
+	}
+	if ok(cfg.PoolDecommitBatch != 0) {
+		st = C.packr_go_config_set_pool_decommit_batch(c, C.uint32_t(cfg.PoolDecommitBatch), &msg)
 	}
 	if err := check(st, msg); err != nil {
 		return nil, err

@@ -71,6 +71,42 @@ func TestConfigInvalid(t *testing.T) {
 	}
 }
 
+// TestPoolResetSettings: keep-resident 0, no PAGEMAP_SCAN and batched decommits still
+// give fresh instances from reused slots, and out-of-range values are rejected by name.
+func TestPoolResetSettings(t *testing.T) {
+	none := uint64(0)
+	cfg := smallPool
+	cfg.PoolKeepResident, cfg.DisablePoolPagemapScan, cfg.PoolDecommitBatch = &none, true, 8
+	m := load(t, newConfigRuntime(t, cfg), readCalc(t))
+	for i := range 5 { // more spawns than slots: each reuses a freed one
+		inst, err := op(m.Instantiate())
+		mustNoErr(t, err)
+		res, err := op(inst.Call("count"))
+		if err == nil && res[0] != int32(1) {
+			err = fmt.Errorf("count in spawn %d = %v, want 1", i, res)
+		}
+		inst.Close()
+		mustNoErr(t, err)
+	}
+
+	tooMuch := uint64(2 << 30)
+	for _, tc := range []struct {
+		cfg Config
+		msg string
+	}{
+		{Config{Pooling: true, PoolDecommitBatch: 5000}, "pool_decommit_batch must be between 1 and 4096, not 5000"},
+		{Config{Pooling: true, PoolKeepResident: &tooMuch}, "pool_keep_resident must be between 0 and 1073741824"},
+	} {
+		rt, err := op(NewRuntimeWithConfig(tc.cfg))
+		if rt != nil {
+			rt.Close()
+		}
+		if e := wantErr(t, err, ErrInvalidArgument, tc.msg); e.StatusName != "PACKR_ERR_INVALID_ARGUMENT" {
+			t.Fatalf("status name %q", e.StatusName)
+		}
+	}
+}
+
 func TestPoolExhausted(t *testing.T) {
 	m := load(t, newConfigRuntime(t, smallPool), readCalc(t))
 	a, err := op(m.Instantiate())

@@ -48,6 +48,10 @@
 //	inst, err := m.Instantiate()
 //	if errors.Is(err, packr.ErrPoolExhausted) { ... } // retry once an instance is closed
 //
+// Config's PoolKeepResident, DisablePoolPagemapScan and PoolDecommitBatch tune how a freed
+// slot is reset; their defaults are the fastest packr's benchmark found. PoolKeepResident is
+// a *uint64 because 0 (keep nothing resident) is a setting of its own: nil keeps the default.
+//
 // By default the package links the library built in this repository
 // (cargo build --release); build with -tags packr_pkgconfig to find an installed packr
 // through pkg-config instead.

@@ -72,6 +72,18 @@ static inline packr_status packr_go_config_set_memory_reservation(packr_config *
   PACKR_GO_SHIM(packr_config_set_memory_reservation(c, v));
 }
 
+static inline packr_status packr_go_config_set_pool_keep_resident(packr_config *c, uint64_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_keep_resident(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_pagemap_scan(packr_config *c, bool v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_pagemap_scan(c, v));
+}
+
+static inline packr_status packr_go_config_set_pool_decommit_batch(packr_config *c, uint32_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_pool_decommit_batch(c, v));
+}
+
 static inline packr_status packr_go_runtime_new_with_config(const packr_config *c, packr_runtime **out, char **err) {
   PACKR_GO_SHIM(packr_runtime_new_with_config(c, out));
 }

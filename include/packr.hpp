@@ -577,6 +577,23 @@ public:
         check(packr_config_set_memory_reservation(raw_, bytes));
         return *this;
     }
+    /// Pooled memory and table bytes reset in place (and kept resident) when an instance is
+    /// freed: 0 to 1 GiB, default 1 MiB. 0 keeps nothing resident.
+    Config &pool_keep_resident(uint64_t bytes) {
+        check(packr_config_set_pool_keep_resident(raw_, bytes));
+        return *this;
+    }
+    /// Find the pages a freed pooled instance touched with PAGEMAP_SCAN (Linux 6.7+, default
+    /// on; ignored where the kernel lacks it).
+    Config &pool_pagemap_scan(bool enabled) {
+        check(packr_config_set_pool_pagemap_scan(raw_, enabled));
+        return *this;
+    }
+    /// Freed pooled slots returned to the kernel per batch: 1 to 4096, default 1.
+    Config &pool_decommit_batch(uint32_t slots) {
+        check(packr_config_set_pool_decommit_batch(raw_, slots));
+        return *this;
+    }
 
 private:
     packr_config *raw_ = nullptr;

@@ -92,6 +92,24 @@ TEST(Config, InvalidValueThrowsNamingTheSetting) {
     EXPECT_EQ(rt.load(calc_wat()).instantiate().call<int32_t>("add", 1, 2), 3);
 }
 
+TEST(Config, PoolResetSettings) {
+    packr::Config config = small_pool();
+    config.pool_keep_resident(0).pool_pagemap_scan(false).pool_decommit_batch(8);
+    packr::Runtime rt(config);
+    const packr::Module module = rt.load(calc_wat());
+    for (int i = 0; i < 5; ++i) {  // more spawns than slots: each reuses a freed one, fresh
+        EXPECT_EQ(module.instantiate().call<int32_t>("count"), 1) << "spawn " << i;
+    }
+    EXPECT_EQ(message_of<packr::InvalidArgumentError>([&] { config.pool_decommit_batch(0); }),
+              "pool_decommit_batch must be between 1 and 4096, not 0");
+    EXPECT_EQ(message_of<packr::InvalidArgumentError>([&] { config.pool_decommit_batch(5000); }),
+              "pool_decommit_batch must be between 1 and 4096, not 5000");
+    const std::string keep = message_of<packr::InvalidArgumentError>(
+        [&] { config.pool_keep_resident(uint64_t{2} << 30); });
+    EXPECT_NE(keep.find("pool_keep_resident must be between 0 and 1073741824"), std::string::npos)
+        << keep;
+}
+
 TEST(Config, MovedFromIsEmpty) {
     packr::Config a;
     packr::Config b(std::move(a));

@@ -38,6 +38,24 @@ def test_every_setting(config):
         assert inst.call("add64", 1 << 40, 2) == (1 << 40) + 2
 
 
+def test_pool_reset_settings():
+    config = dataclasses.replace(
+        SMALL_POOL, pool_keep_resident=0, pool_pagemap_scan=False, pool_decommit_batch=8)
+    with packr.Runtime(config) as rt, rt.load(CALC) as module:
+        for _ in range(5):  # more spawns than slots: each reuses a freed one, fresh
+            with module.instantiate() as inst:
+                assert inst.call("count") == 1
+    for bad, message in [
+        ({"pool_decommit_batch": 0}, "pool_decommit_batch must be between 1 and 4096, not 0"),
+        ({"pool_decommit_batch": 5000}, "pool_decommit_batch must be between 1 and 4096, not 5000"),
+        ({"pool_keep_resident": 2 << 30}, "pool_keep_resident must be between 0 and 1073741824"),
+    ]:
+        with pytest.raises(packr.InvalidArgumentError) as caught:
+            packr.Runtime(dataclasses.replace(SMALL_POOL, **bad))
+        assert caught.value.status_name == "PACKR_ERR_INVALID_ARGUMENT"
+        assert message in caught.value.message
+
+
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         SMALL_POOL.pool_instances = 3  # type: ignore[misc]
