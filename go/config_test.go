@@ -3,7 +3,6 @@ package packr
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 )
 
@@ -168,47 +167,7 @@ func TestPooledCachePattern(t *testing.T) {
 	defer cached.Close()
 	mustNoErr(t, opErr(loaded.Close()))
 
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- func() error {
-				rt, err := op(NewRuntimeSharingEngine(base))
-				if err != nil {
-					return err
-				}
-				defer rt.Close()
-				for c := range conns {
-					m, err := op(rt.Wrap(cached))
-					if err != nil {
-						return err
-					}
-					inst, err := op(m.Instantiate())
-					m.Close()
-					if err != nil {
-						return err
-					}
-					res, err := op(inst.Call("add", g, c))
-					if err == nil && res[0] != int32(g+c) {
-						err = fmt.Errorf("add(%d, %d) = %v", g, c, res)
-					}
-					inst.Close()
-					gc()
-					if err != nil {
-						return err
-					}
-				}
-				return nil
-			}()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		mustNoErr(t, err)
-	}
+	serveConnections(t, base, goroutines, conns, func(rt *Runtime) (*Module, error) { return op(rt.Wrap(cached)) })
 }
 
 func TestNewStatusSentinels(t *testing.T) {

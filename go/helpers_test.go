@@ -2,9 +2,11 @@ package packr
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -81,4 +83,53 @@ func readCalc(t testing.TB) string {
 	b, err := os.ReadFile("../tests/cases/calc.wat")
 	mustNoErr(t, err)
 	return string(b)
+}
+
+// serveConnections simulates an actor host: `goroutines` goroutines, each with its own
+// runtime sharing base's engine, serve `conns` connections apiece. For each connection,
+// module gives a module handle the goroutine owns (a cache hit, or the first load); the
+// connection gets a fresh instance, calls add(g, c), and closes what it made.
+func serveConnections(t *testing.T, base *Runtime, goroutines, conns int, module func(*Runtime) (*Module, error)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- func() error {
+				rt, err := op(NewRuntimeSharingEngine(base))
+				if err != nil {
+					return err
+				}
+				defer rt.Close()
+				for c := range conns {
+					m, err := module(rt)
+					if err != nil {
+						return err
+					}
+					inst, err := op(m.Instantiate())
+					m.Close()
+					if err != nil {
+						return err
+					}
+					res, err := op(inst.Call("add", g, c))
+					if err == nil && res[0] != int32(g+c) {
+						err = fmt.Errorf("add(%d, %d) = %v", g, c, res)
+					}
+					inst.Close()
+					gc()
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		mustNoErr(t, err)
+	}
 }

@@ -48,48 +48,7 @@ func TestCachePattern(t *testing.T) {
 		return m, nil
 	}
 
-	const goroutines, conns = 32, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- func() error {
-				rt, err := op(NewRuntimeSharingEngine(base))
-				if err != nil {
-					return err
-				}
-				defer rt.Close()
-				for c := range conns {
-					m, err := get(rt, "calc")
-					if err != nil {
-						return err
-					}
-					inst, err := op(m.Instantiate())
-					m.Close()
-					if err != nil {
-						return err
-					}
-					res, err := op(inst.Call("add", g, c))
-					if err == nil && res[0] != int32(g+c) {
-						err = fmt.Errorf("add(%d, %d) = %v", g, c, res)
-					}
-					inst.Close()
-					gc()
-					if err != nil {
-						return err
-					}
-				}
-				return nil
-			}()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		mustNoErr(t, err)
-	}
+	serveConnections(t, base, 32, 20, func(rt *Runtime) (*Module, error) { return get(rt, "calc") })
 	if n := loads.Load(); n != 1 {
 		t.Fatalf("compiled %d times, want 1", n)
 	}
