@@ -89,7 +89,8 @@ test-python:
 	python3 -m pytest -q python/tests
 
 # Installs into a temporary prefix, then builds programs outside the tree against it
-# through pkg-config: a C program, and the Go package with its pkg-config build tag.
+# through pkg-config: a C program, and the Go package with its pkg-config build tag; and
+# pip-installs the Python package into a fresh venv that finds the installed library.
 test-install: | $(BUILD)
 	rm -rf $(BUILD)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix
 	cd $(BUILD) && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig sh -c \
@@ -97,6 +98,10 @@ test-install: | $(BUILD)
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib $(BUILD)/consumer
 	cd go && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig \
 	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib go test -count=1 -tags packr_pkgconfig ./...
+	rm -rf $(BUILD)/py-venv && python3 -m venv $(BUILD)/py-venv
+	$(BUILD)/py-venv/bin/pip install -q ./python
+	cd $(BUILD) && PACKR_LIBRARY=$(CURDIR)/$(BUILD)/prefix/lib/libpackr.so py-venv/bin/python -c \
+	    'import packr; i = packr.Runtime().load("(module (func (export \"f\") (result i32) i32.const 7))").instantiate(); assert i.call("f") == 7; print("pip-installed packr", packr.version(), "works")'
 
 # The benchmark suite (bench/README.md): every system side by side in one run, one table,
 # and the same as JSON in build/bench/results.json. The quick run proves the suite works;
