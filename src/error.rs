@@ -6,7 +6,7 @@
 use std::ffi::{c_char, CStr};
 use std::fmt;
 
-use crate::boundary::last_error_ptr;
+use crate::boundary::{guard_value, last_error_ptr};
 
 /// The result of a packr call: `PACKR_OK` (0) on success, one of the `PACKR_ERR_*` numbers
 /// otherwise. On failure, `packr_last_error()` on the same thread returns a message that
@@ -93,7 +93,8 @@ pub(crate) fn status_name(status: i32) -> &'static str {
 /// Thread-safe: each thread has its own.
 #[unsafe(no_mangle)]
 pub extern "C" fn packr_last_error() -> *const c_char {
-    last_error_ptr()
+    // Not through `guard`: a failure here must not replace the message being asked for.
+    std::panic::catch_unwind(last_error_ptr).unwrap_or(c"".as_ptr())
 }
 
 /// The static name of a status number, such as `"PACKR_ERR_TRAP"`, or `"UNKNOWN"` for any
@@ -102,7 +103,7 @@ pub extern "C" fn packr_last_error() -> *const c_char {
 /// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn packr_status_name(status: i32) -> *const c_char {
-    status_cname(status).as_ptr()
+    guard_value(c"UNKNOWN".as_ptr(), || Ok(status_cname(status).as_ptr()))
 }
 
 /// A failure below the boundary: the status the host sees and the message that names the cause.

@@ -35,5 +35,5 @@ use std::ffi::c_char;
 /// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn packr_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    boundary::guard_value(c"".as_ptr(), || Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()))
 }
