@@ -125,11 +125,12 @@ impl Error {
     /// The message puts the cause first (`wasm trap: integer divide by zero`) and the wasm
     /// backtrace, when there is one, on the lines after it.
     pub fn from_execution(err: &wasmtime::Error) -> Self {
-        let (status, first) = match err.downcast_ref::<wasmtime::Trap>() {
-            Some(trap) => (PACKR_ERR_TRAP, trap.to_string()),
-            None => (PACKR_ERR_TRAP, cause_chain(err)),
+        // Anything else that stops guest code (later: a host function's error) is reported
+        // as a trap too, with its own words.
+        let mut message = match err.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => cause_chain(err),
         };
-        let mut message = first;
         if let Some(backtrace) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
             let trace = backtrace.to_string();
             if !trace.trim().is_empty() {
@@ -137,7 +138,7 @@ impl Error {
                 message.push_str(trace.trim_end());
             }
         }
-        Error::new(status, message)
+        Error::new(PACKR_ERR_TRAP, message)
     }
 }
 
