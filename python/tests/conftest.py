@@ -1,3 +1,4 @@
+import threading
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,23 @@ def calc(runtime):
 def instance(calc):
     with calc.instantiate() as inst:
         yield inst
+
+
+def run_in_threads(count, work):
+    """Runs work(n) on `count` threads released together; returns what they raised."""
+    errors = []
+    start = threading.Barrier(count)
+
+    def worker(n):
+        try:
+            start.wait()
+            work(n)
+        except BaseException as e:  # noqa: BLE001 - returned to the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

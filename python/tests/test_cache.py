@@ -2,7 +2,7 @@
 
 import threading
 
-from conftest import CASES_DIR
+from conftest import CASES_DIR, run_in_threads
 
 THREADS = 16
 SPAWNS = 50
@@ -31,24 +31,14 @@ class ModuleCache:
 def test_many_threads_spawn_from_one_module(runtime):
     cache = ModuleCache(runtime)
     source = (CASES_DIR / "calc.wat").read_text()
-    errors = []
-    start = threading.Barrier(THREADS)
 
-    def worker(n):
-        try:
-            start.wait()
-            for i in range(SPAWNS):
-                with cache.module("calc", source) as module, module.instantiate() as instance:
-                    assert instance.call("add", n, i) == n + i
-                    assert instance.call("count") == 1  # a fresh instance every time
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+    def serve(n):
+        for i in range(SPAWNS):
+            with cache.module("calc", source) as module, module.instantiate() as instance:
+                assert instance.call("add", n, i) == n + i
+                assert instance.call("count") == 1  # a fresh instance every time
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(THREADS, serve)
     cache.close()
     assert errors == []
     assert len(cache._modules) == 1

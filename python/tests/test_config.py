@@ -1,12 +1,11 @@
 """Runtime configuration: the pooling allocator and its limits, and settings packr rejects."""
 
 import dataclasses
-import threading
 
 import pytest
 
 import packr
-from conftest import CASES_DIR
+from conftest import CASES_DIR, run_in_threads
 
 CALC = (CASES_DIR / "calc.wat").read_text()
 
@@ -127,29 +126,19 @@ def test_sharing_engine_shares_the_pool(pooled):
 
 def test_cache_pattern_on_a_pooled_engine():
     threads, spawns = 8, 25
-    errors = []
-    start = threading.Barrier(threads)
     # Each thread holds at most one instance, so a pool of `threads` slots is never exhausted.
     config = dataclasses.replace(SMALL_POOL, pool_instances=threads)
     with packr.Runtime(config) as base:
         with base.load(CALC) as loaded:
             cached = loaded.clone()
 
-        def worker(n):
-            try:
-                start.wait()
-                with packr.Runtime.sharing_engine(base) as rt:
-                    for i in range(spawns):
-                        with rt.wrap(cached) as module, module.instantiate() as instance:
-                            assert instance.call("add", n, i) == n + i
-                            assert instance.call("count") == 1
-            except BaseException as e:  # noqa: BLE001 - reported below
-                errors.append(e)
+        def serve(n):
+            with packr.Runtime.sharing_engine(base) as rt:
+                for i in range(spawns):
+                    with rt.wrap(cached) as module, module.instantiate() as instance:
+                        assert instance.call("add", n, i) == n + i
+                        assert instance.call("count") == 1
 
-        workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-        for t in workers:
-            t.start()
-        for t in workers:
-            t.join()
+        errors = run_in_threads(threads, serve)
         cached.close()
     assert errors == []
