@@ -20,6 +20,15 @@
 #include <stdint.h>
 
 /**
+ * The instance calling a host function, as its callback sees it.
+ *
+ * Made by packr for each host call and valid only until the callback returns; never
+ * stored, freed or used on another thread by the host. Every `packr_caller_*` function
+ * takes it; NULL gives `PACKR_ERR_NULL_POINTER` (or NULL from `packr_caller_data`).
+ */
+typedef struct packr_caller packr_caller;
+
+/**
  * Settings for `packr_runtime_new_with_config`.
  *
  * Underneath it is a `Box` the host owns. A runtime copies what it needs when it is
@@ -36,16 +45,59 @@
 typedef struct packr_config packr_config;
 
 /**
- * A live instance: its own store, memories and globals, made by `packr_module_instantiate`.
+ * An exported function resolved on a module's compiled code by `packr_module_func`. It
+ * works on every instance of that code, made through any clone or wrap of the module, in
+ * any runtime: resolve when a module enters the host's cache, call on every spawn.
  *
- * Underneath it is a `Box` the host owns; it keeps its module (and so the runtime's engine)
- * alive, so the module and runtime handles may be freed first.
+ * Underneath it is a `Box` the host owns; it keeps the compiled code alive (not the
+ * runtime), so the module may be freed first.
+ *
+ * Thread rules: a func never changes, so any number of threads may use it at once.
+ */
+typedef struct packr_func packr_func;
+
+/**
+ * A set of host definitions, built up by `packr_host_define_func` and copied by
+ * `packr_runtime_new_with_host`. It belongs to no engine, so one host can serve runtimes
+ * of any engine.
+ *
+ * Underneath it is a `Box` the host owns; free it with `packr_host_free` at any time:
+ * runtimes made from it keep what they copied.
+ *
+ * Thread rules: a host may move between threads but must not be changed by two threads at
+ * once; making runtimes from it may happen on several threads at once while no thread
+ * changes it.
+ */
+typedef struct packr_host packr_host;
+
+/**
+ * A live instance: its own store, memories and globals, made by `packr_module_instantiate`
+ * or `packr_module_instantiate_with`.
+ *
+ * Underneath it is a `Box` the host owns; it keeps its module (and so the runtime's engine
+ * and host definitions) alive, so the module and runtime handles may be freed first.
  *
  * Thread rules: an instance may move between threads, but is used by one at a time. A call
- * that finds it in use on another thread (or re-entered from a host function) fails with
- * `PACKR_ERR_BUSY` instead of waiting; it is never undefined behaviour.
+ * that finds it in use on another thread (or re-entered from one of its own host
+ * functions) fails with `PACKR_ERR_BUSY` instead of waiting; it is never undefined
+ * behaviour. Functions that do not touch the store (`packr_instance_data`,
+ * `packr_instance_func_signature`) may run at any time.
  */
 typedef struct packr_instance packr_instance;
+
+/**
+ * Options for `packr_module_instantiate_with`. None are defined yet: an empty config gives
+ * what `packr_module_instantiate` gives. Later capabilities (WASI arguments and output,
+ * deadlines, fuel, memory limits) add their per-instance settings here, each with a
+ * default that keeps today's behaviour.
+ *
+ * Underneath it is a `Box` the host owns. An instance copies what it needs when it is
+ * made, so a config may be reused for any number of instantiations and freed afterwards.
+ *
+ * Thread rules: a config may move between threads but must not be changed by two threads
+ * at once; several threads may instantiate with it at once while no thread changes it.
+ */
+typedef struct packr_instance_config packr_instance_config;
 
 /**
  * A compiled module bound to a runtime: what `packr_module_load` and
@@ -62,12 +114,13 @@ typedef struct packr_instance packr_instance;
 typedef struct packr_module packr_module;
 
 /**
- * A runtime: a wasmtime engine and the set of host definitions instances are linked
- * against (empty for now: modules with imports fail to instantiate with `PACKR_ERR_LINK`).
+ * A runtime: a wasmtime engine and the host definitions instances are linked against
+ * (none for `packr_runtime_new`: modules with imports then fail to instantiate with
+ * `PACKR_ERR_LINK`; see `packr_runtime_new_with_host`).
  *
  * Underneath it is an atomically reference-counted value. Modules and instances made from
  * a runtime keep what they need of it alive, so the runtime handle can be freed at any
- * time, before or after them.
+ * time, before or after them. A runtime never changes once made.
  *
  * Thread rules: a runtime may be used by any number of threads at once.
  */
@@ -83,6 +136,69 @@ typedef struct packr_runtime packr_runtime;
  * `"UNKNOWN"` for it).
  */
 typedef int32_t packr_status;
+
+/**
+ * The kind of a value or of a parameter or result in a signature.
+ *
+ * A fixed-width integer, not an enum, so any number a host writes is defined behaviour:
+ * numbers that are not one of the constants below are rejected with
+ * `PACKR_ERR_TYPE_MISMATCH`.
+ *
+ * `PACKR_I32`, `PACKR_I64`, `PACKR_F32`, `PACKR_F64` and `PACKR_V128` can be carried by a
+ * `packr_val`. The reference kinds appear only when describing a signature, so a host can
+ * see why an export cannot be called through packr.
+ */
+typedef uint32_t packr_valkind;
+
+/**
+ * The payload of a `packr_val`; which member is meaningful is given by its `kind`.
+ *
+ * Its size (16 bytes) and alignment (8) are fixed: reference kinds will arrive as
+ * pointer-sized members without changing the layout of `packr_val` (24 bytes).
+ */
+typedef union packr_val_union {
+  int32_t i32;
+  int64_t i64;
+  float f32;
+  double f64;
+  uint8_t v128[16];
+} packr_val_union;
+
+/**
+ * A WebAssembly value: `kind` says which member of `of` holds it.
+ *
+ * Arguments are read by `kind`; only that member of `of` needs to be set. Results are
+ * written whole, `kind` included.
+ */
+typedef struct packr_val {
+  packr_valkind kind;
+  union packr_val_union of;
+} packr_val;
+
+/**
+ * A host function's implementation, called each time a guest calls the import it serves.
+ *
+ * `env` is the pointer given to `packr_host_define_func`. `caller` gives access to the
+ * calling instance (its host data, memories and exports) and is valid only until the
+ * callback returns. `args` holds `nargs` arguments of the kinds the definition declared.
+ * `results` holds `nresults` slots, pre-filled with zeros of the declared kinds; write
+ * each result's value (and keep its kind).
+ *
+ * Return `PACKR_OK` when the results are written. Any other status makes the guest trap
+ * and the call that entered wasm fail with `PACKR_ERR_HOST` (see
+ * `packr_caller_set_error` for the message). Results of the wrong kind do the same.
+ *
+ * Thread rules: called on the thread that called into the instance; a function shared by
+ * many instances may be called on several threads at once. A callback must not unwind
+ * (throw a C++ exception, `longjmp`) out of itself.
+ */
+typedef packr_status (*packr_host_callback)(void *env, struct packr_caller *caller, const struct packr_val *args, size_t nargs, struct packr_val *results, size_t nresults);
+
+/**
+ * Runs once with a host function's `env` when nothing can call the function any more (see
+ * `packr_host_define_func`). May be NULL where a finalizer is optional.
+ */
+typedef void (*packr_finalizer)(void *env);
 
 /**
  * The kind of an import or export.
@@ -117,23 +233,10 @@ typedef struct packr_import_desc {
 } packr_import_desc;
 
 /**
- * The kind of a value or of a parameter or result in a signature.
- *
- * A fixed-width integer, not an enum, so any number a host writes is defined behaviour:
- * numbers that are not one of the constants below are rejected with
- * `PACKR_ERR_TYPE_MISMATCH`.
- *
- * Only `PACKR_I32`, `PACKR_I64`, `PACKR_F32` and `PACKR_F64` can be carried by a
- * `packr_val`. The others appear only when describing a signature, so a host can see why
- * an export cannot be called through packr.
- */
-typedef uint32_t packr_valkind;
-
-/**
- * The parameter and result kinds of an exported function. The arrays belong to the module
- * and stay valid while any handle to it lives. A kind may be one a `packr_val` cannot
- * carry (`PACKR_V128`, references); calling such a function fails with
- * `PACKR_ERR_TYPE_MISMATCH`.
+ * The parameter and result kinds of a function. The arrays belong to whatever handle
+ * described it (a module, an instance or a func) and stay valid while that handle lives. A
+ * kind may be one a `packr_val` cannot carry (references); calling such a function fails
+ * with `PACKR_ERR_TYPE_MISMATCH`.
  */
 typedef struct packr_func_signature {
   const packr_valkind *params;
@@ -141,27 +244,6 @@ typedef struct packr_func_signature {
   const packr_valkind *results;
   size_t nresults;
 } packr_func_signature;
-
-/**
- * The payload of a `packr_val`; which member is meaningful is given by its `kind`.
- */
-typedef union packr_val_union {
-  int32_t i32;
-  int64_t i64;
-  float f32;
-  double f64;
-} packr_val_union;
-
-/**
- * A WebAssembly value: `kind` says which member of `of` holds it.
- *
- * Arguments are read by `kind`; only that member of `of` needs to be set. Results are
- * written whole, `kind` included.
- */
-typedef struct packr_val {
-  packr_valkind kind;
-  union packr_val_union of;
-} packr_val;
 
 /**
  * Success.
@@ -245,6 +327,15 @@ typedef struct packr_val {
 #define PACKR_ERR_RESOURCE 14
 
 /**
+ * A host function failed (its callback returned a status other than `PACKR_OK`, or wrote
+ * results of the wrong kind), so the guest trapped. The message's first line is
+ * `host function MODULE::NAME failed: ` and the callback's message (see
+ * `packr_caller_set_error`), or the status name it returned; a wasm backtrace may follow on
+ * the next lines. The instance stays usable.
+ */
+#define PACKR_ERR_HOST 15
+
+/**
  * A 32-bit integer (`packr_val.of.i32`).
  */
 #define PACKR_I32 0
@@ -265,17 +356,18 @@ typedef struct packr_val {
 #define PACKR_F64 3
 
 /**
- * A 128-bit vector. Signatures only: cannot be passed through `packr_val`.
+ * A 128-bit vector (`packr_val.of.v128`, 16 bytes in WebAssembly's little-endian lane
+ * order: byte 0 is the lowest byte of lane 0).
  */
 #define PACKR_V128 4
 
 /**
- * A function reference. Signatures only: cannot be passed through `packr_val`.
+ * A function reference. Signatures only: cannot be passed through `packr_val` yet.
  */
 #define PACKR_FUNCREF 5
 
 /**
- * An external reference. Signatures only: cannot be passed through `packr_val`.
+ * An external reference. Signatures only: cannot be passed through `packr_val` yet.
  */
 #define PACKR_EXTERNREF 6
 
@@ -477,6 +569,134 @@ packr_status packr_config_set_pool_pagemap_scan(struct packr_config *config, boo
 packr_status packr_config_set_pool_decommit_batch(struct packr_config *config, uint32_t slots);
 
 /**
+ * Creates an empty set of host definitions.
+ *
+ * On success writes it to `*host_out`; the caller owns it and frees it with
+ * `packr_host_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_host_new(struct packr_host **host_out);
+
+/**
+ * Frees a host. Runtimes made from it keep their copy of its definitions; each function's
+ * finalizer runs once nothing can call it any more (see `packr_host_define_func`).
+ *
+ * NULL is a no-op. Must not be called twice for the same handle.
+ */
+void packr_host_free(struct packr_host *host);
+
+/**
+ * Defines the function `module`::`name` with parameters `params[0..nparams]` and results
+ * `results[0..nresults]` (carried kinds only: `PACKR_I32`, `PACKR_I64`, `PACKR_F32`,
+ * `PACKR_F64`, `PACKR_V128`), served by `callback` with `env`. Runtimes made from `host`
+ * after this call satisfy imports of that module, name and type with it.
+ *
+ * `finalizer` may be NULL. Otherwise it is called with `env` exactly once, when nothing can
+ * call the function any more: the host, every runtime made from it, and every module and
+ * instance bound to those runtimes have been freed. It runs on whichever thread frees the
+ * last of them, so it must be callable from any thread. If this call fails, the finalizer
+ * runs before it returns (so a host can hand over `env` unconditionally), except when the
+ * failure is a NULL `host` or `callback`, where packr cannot take ownership and runs nothing.
+ *
+ * The strings and arrays are only read during the call; `params` (or `results`) may be
+ * NULL when its count is 0.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if `module`
+ * or `name` is not UTF-8 or `module`::`name` is already defined in this host;
+ * `PACKR_ERR_TYPE_MISMATCH` if a kind cannot be carried (the message names it).
+ *
+ * Thread rules: see `packr_host`.
+ */
+packr_status packr_host_define_func(struct packr_host *host, const char *module, const char *name, const packr_valkind *params, size_t nparams, const packr_valkind *results, size_t nresults, packr_host_callback callback, void *env, packr_finalizer finalizer);
+
+/**
+ * Chooses what runtimes made from `host` do with function imports nobody defined: with
+ * `enabled`, each is satisfied by a function that traps when called (`PACKR_ERR_TRAP`), so
+ * a module importing more than the host serves still instantiates; by default such imports
+ * fail instantiation with `PACKR_ERR_LINK`. Imports of other kinds (memories, globals,
+ * tables) must always be defined.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_host`.
+ */
+packr_status packr_host_set_unknown_imports_trap(struct packr_host *host, bool enabled);
+
+/**
+ * The host data of the calling instance: the `data` given to
+ * `packr_module_instantiate_with` (NULL for `packr_module_instantiate`), or NULL if
+ * `caller` is NULL.
+ */
+void *packr_caller_data(const struct packr_caller *caller);
+
+/**
+ * Writes the current size in bytes of the calling instance's memory exported as
+ * `memory_name` (NULL means `"memory"`) to `*size_out`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+ * is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export; `PACKR_ERR_TYPE_MISMATCH`
+ * if it is not a memory.
+ */
+packr_status packr_caller_memory_size(struct packr_caller *caller, const char *memory_name, uint64_t *size_out);
+
+/**
+ * Copies `len` bytes of the calling instance's memory `memory_name` (NULL means
+ * `"memory"`), from `offset`, into `buf`; the same rules as `packr_instance_memory_read`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_OUT_OF_BOUNDS` if the range is
+ * not inside the memory (nothing is copied); `PACKR_ERR_NOT_FOUND`;
+ * `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_caller_memory_read(struct packr_caller *caller, const char *memory_name, uint64_t offset, uint8_t *buf, size_t len);
+
+/**
+ * Copies `len` bytes from `buf` into the calling instance's memory `memory_name` (NULL
+ * means `"memory"`) at `offset`; the same rules as `packr_instance_memory_write`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_OUT_OF_BOUNDS` (nothing is
+ * written); `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_caller_memory_write(struct packr_caller *caller, const char *memory_name, uint64_t offset, const uint8_t *buf, size_t len);
+
+/**
+ * Zero-copy access to the calling instance's memory `memory_name` (NULL means
+ * `"memory"`): writes its base address to `*data_out` and its size in bytes to
+ * `*size_out`. The host may read and write `[data, data + size)` directly. The pointer is
+ * valid until the callback returns or the guest grows that memory (for example through
+ * `packr_caller_call`), whichever comes first; take it again after either.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_NOT_FOUND`;
+ * `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_INVALID_ARGUMENT`. Both outputs are written only
+ * on success.
+ */
+packr_status packr_caller_memory_data(struct packr_caller *caller, const char *memory_name, uint8_t **data_out, uint64_t *size_out);
+
+/**
+ * Calls the calling instance's exported function `export_name` from inside a host
+ * callback (a guest allocator, a callback export), with the same arguments, results and
+ * rules as `packr_instance_call`. Calls may nest: the export may call host functions that
+ * call back again, to any depth the wasm stack allows. (`packr_instance_call` on the same
+ * instance from inside its callback stays `PACKR_ERR_BUSY`: use this instead.)
+ *
+ * A failure returns its status to the callback, with the message in `packr_last_error`;
+ * returning that status from the callback makes the outer call fail too.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT`;
+ * `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_TRAP`; `PACKR_ERR_HOST`.
+ */
+packr_status packr_caller_call(struct packr_caller *caller, const char *export_name, const struct packr_val *args, size_t nargs, struct packr_val *results, size_t nresults);
+
+/**
+ * Sets the message a failing callback reports: when the callback then returns a status
+ * other than `PACKR_OK`, the call fails with `PACKR_ERR_HOST` and the message
+ * `host function MODULE::NAME failed: ` followed by `message`. A later call replaces the
+ * message; it is ignored if the callback returns `PACKR_OK`. The string is copied.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if `message`
+ * is not UTF-8.
+ */
+packr_status packr_caller_set_error(struct packr_caller *caller, const char *message);
+
+/**
  * Creates a runtime with default settings and its own engine.
  *
  * On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
@@ -509,7 +729,7 @@ packr_status packr_runtime_new_with_config(const struct packr_config *config, st
 /**
  * Creates a separate runtime that shares `base`'s engine, so modules compiled or wrapped
  * by either can be wrapped into the other (`packr_runtime_wrap_module`) without
- * recompiling. The new runtime has its own host definitions; `base` is not changed.
+ * recompiling. The new runtime has no host definitions; `base` is not changed.
  *
  * On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
  * `packr_runtime_free`. `base` stays the caller's and may be freed first.
@@ -519,6 +739,26 @@ packr_status packr_runtime_new_with_config(const struct packr_config *config, st
  * Thread-safe: `base` may be in use on other threads.
  */
 packr_status packr_runtime_new_sharing_engine(const struct packr_runtime *base, struct packr_runtime **runtime_out);
+
+/**
+ * Creates a runtime that shares `base`'s engine (as `packr_runtime_new_sharing_engine`
+ * does, so modules wrap between them without recompiling) and whose instances' imports are
+ * served by `host`'s definitions as they are at this call: later changes to `host` do not
+ * reach it, and `host` may be freed at once. `base`'s own definitions are not carried over.
+ *
+ * Imports are resolved once per module bound to the new runtime, on its first
+ * instantiation; a module whose imports the definitions cannot satisfy fails then with
+ * `PACKR_ERR_LINK`, naming every unmet import.
+ *
+ * On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
+ * `packr_runtime_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ *
+ * Thread-safe: `base` may be in use on other threads; `host` must not be changed by
+ * another thread meanwhile.
+ */
+packr_status packr_runtime_new_with_host(const struct packr_runtime *base, const struct packr_host *host, struct packr_runtime **runtime_out);
 
 /**
  * Frees a runtime handle. Modules and instances made from it stay valid and keep working.
@@ -628,17 +868,36 @@ packr_status packr_module_import_get(const struct packr_module *module, size_t i
 packr_status packr_module_func_signature(const struct packr_module *module, const char *export_name, struct packr_func_signature *signature_out);
 
 /**
+ * Creates an instance config with every option at its default.
+ *
+ * On success writes it to `*config_out`; the caller owns it and frees it with
+ * `packr_instance_config_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_instance_config_new(struct packr_instance_config **config_out);
+
+/**
+ * Frees an instance config. Instances made with it are not affected.
+ *
+ * NULL is a no-op. Must not be called twice for the same handle.
+ */
+void packr_instance_config_free(struct packr_instance_config *config);
+
+/**
  * Creates a fresh instance of `module` in the runtime the module is bound to: its own
  * store, memories and globals, with the module's imports resolved against that runtime's
- * host definitions. Runs the module's start function, if any.
+ * host definitions. Runs the module's start function, if any. The same as
+ * `packr_module_instantiate_with(module, NULL, NULL, instance_out)`.
  *
  * On success writes the instance to `*instance_out`; the caller owns it and frees it with
  * `packr_instance_free`. `module` stays the caller's and may be freed first.
  *
- * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_LINK` if an import is missing
- * or has the wrong type (the message names it); `PACKR_ERR_TRAP` if the start function
- * trapped; `PACKR_ERR_POOL_EXHAUSTED` if the runtime is pooled and its pool is full (the
- * message names the limit; it succeeds again once an instance is freed);
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_LINK` if imports cannot be
+ * satisfied (the message names every one, with the type the module expects);
+ * `PACKR_ERR_TRAP` if the start function trapped; `PACKR_ERR_HOST` if a host function it
+ * called failed; `PACKR_ERR_POOL_EXHAUSTED` if the runtime is pooled and its pool is full
+ * (the message names the limit; it succeeds again once an instance is freed);
  * `PACKR_ERR_RESOURCE` if the operating system refused memory or address space (see
  * `packr_config_set_memory_reservation`); `PACKR_ERR_INSTANTIATE` for other failures.
  *
@@ -647,10 +906,40 @@ packr_status packr_module_func_signature(const struct packr_module *module, cons
 packr_status packr_module_instantiate(const struct packr_module *module, struct packr_instance **instance_out);
 
 /**
+ * Creates a fresh instance of `module` as `packr_module_instantiate` does, with the
+ * options in `config` (NULL means every default) and the host's pointer `data`.
+ *
+ * `data` is the instance's host data: packr hands it back from `packr_instance_data` and,
+ * inside host callbacks, `packr_caller_data`; it never reads, writes or frees it, and it
+ * may be NULL. What it points to must stay valid while host functions can run on the
+ * instance (free it after `packr_instance_free`), and the host decides which threads may
+ * touch it. `config` is only read during the call.
+ *
+ * On success writes the instance to `*instance_out`; the caller owns it and frees it with
+ * `packr_instance_free`.
+ *
+ * Returns the statuses of `packr_module_instantiate`.
+ *
+ * Thread-safe: any number of threads may instantiate at once, with one config or many,
+ * while no thread changes a config they use.
+ */
+packr_status packr_module_instantiate_with(const struct packr_module *module, const struct packr_instance_config *config, void *data, struct packr_instance **instance_out);
+
+/**
+ * The instance's host data: the `data` given to `packr_module_instantiate_with`, or NULL
+ * (also for a NULL `instance`, and for instances made by `packr_module_instantiate`).
+ *
+ * Does not touch the store: callable at any time, also during a call.
+ */
+void *packr_instance_data(const struct packr_instance *instance);
+
+/**
  * Calls the exported function `export_name` with `nargs` arguments from `args`, and writes
  * its `nresults` results to `results`. The counts must equal the function's parameter and
  * result counts, and each argument's `kind` must match its parameter. `args` (or
  * `results`) may be NULL when its count is 0. The results are written only on success.
+ * For calls on a hot path, resolve the export once with `packr_module_func` and call it
+ * with `packr_instance_call_func`, which skips the name lookup.
  *
  * Blocks until the call returns. A trap leaves the instance usable, with its memories and
  * globals as the trap left them.
@@ -659,7 +948,8 @@ packr_status packr_module_instantiate(const struct packr_module *module, struct 
  * is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
  * `PACKR_ERR_TYPE_MISMATCH` if the export is not a function, uses types packr cannot
  * carry, or the counts or kinds do not match; `PACKR_ERR_TRAP` with the trap reason;
- * `PACKR_ERR_BUSY` if the instance is in use by another call.
+ * `PACKR_ERR_HOST` if a host function failed (see `PACKR_ERR_HOST`); `PACKR_ERR_BUSY` if
+ * the instance is in use by another call.
  *
  * Thread rules: see `packr_instance`.
  */
@@ -697,6 +987,25 @@ packr_status packr_instance_memory_read(struct packr_instance *instance, const c
 packr_status packr_instance_memory_write(struct packr_instance *instance, const char *memory_name, uint64_t offset, const uint8_t *buf, size_t len);
 
 /**
+ * Reads the global exported as `name` into `*value_out` (its `kind` set to the global's).
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+ * is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
+ * `PACKR_ERR_TYPE_MISMATCH` if it is not a global or holds a reference; `PACKR_ERR_BUSY`.
+ */
+packr_status packr_instance_global_get(struct packr_instance *instance, const char *name, struct packr_val *value_out);
+
+/**
+ * Sets the mutable global exported as `name` to `*value`, whose `kind` must be the
+ * global's.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+ * is not UTF-8; `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH` if it is not a global, is
+ * immutable, or holds another kind; `PACKR_ERR_BUSY`.
+ */
+packr_status packr_instance_global_set(struct packr_instance *instance, const char *name, const struct packr_val *value);
+
+/**
  * Describes the signature of the exported function `export_name` of the instance's module
  * in `*signature_out`; the same as `packr_module_func_signature` on that module. The arrays
  * stay valid while the instance lives.
@@ -714,6 +1023,49 @@ packr_status packr_instance_func_signature(const struct packr_instance *instance
  * progress on another thread.
  */
 void packr_instance_free(struct packr_instance *instance);
+
+/**
+ * Resolves the exported function `export_name` of `module` into a func handle, checking
+ * once that packr values can carry its signature.
+ *
+ * On success writes the func to `*func_out`; the caller owns it and frees it with
+ * `packr_func_free`. The name is only read during the call.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+ * is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
+ * `PACKR_ERR_TYPE_MISMATCH` if it is not a function or uses types packr cannot carry.
+ *
+ * Thread-safe.
+ */
+packr_status packr_module_func(const struct packr_module *module, const char *export_name, struct packr_func **func_out);
+
+/**
+ * Describes the func's signature in `*signature_out`; the arrays stay valid while the func
+ * lives.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_func_signature(const struct packr_func *func, struct packr_func_signature *signature_out);
+
+/**
+ * Frees a func handle.
+ *
+ * NULL is a no-op. Must not be called twice, nor while another thread is calling through it.
+ */
+void packr_func_free(struct packr_func *func);
+
+/**
+ * Calls `func` on `instance`: `packr_instance_call` without the name lookup, with the
+ * same arguments, results, rules and statuses. This is packr's fastest call path: it
+ * checks kinds and counts, then enters wasm through wasmtime's raw-value entry, with no
+ * heap allocation for up to 16 values.
+ *
+ * Returns, besides `packr_instance_call`'s statuses, `PACKR_ERR_INVALID_ARGUMENT` if
+ * `func` was resolved on other compiled code than `instance`'s.
+ *
+ * Thread rules: see `packr_instance`; `func` may be used by other threads meanwhile.
+ */
+packr_status packr_instance_call_func(struct packr_instance *instance, const struct packr_func *func, const struct packr_val *args, size_t nargs, struct packr_val *results, size_t nresults);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -54,6 +54,12 @@ pub const PACKR_ERR_POOL_EXHAUSTED: packr_status = 13;
 /// The operating system refused memory or address space, for example a pooled runtime's
 /// up-front reservation where virtual memory is limited (`ulimit -v`).
 pub const PACKR_ERR_RESOURCE: packr_status = 14;
+/// A host function failed (its callback returned a status other than `PACKR_OK`, or wrote
+/// results of the wrong kind), so the guest trapped. The message's first line is
+/// `host function MODULE::NAME failed: ` and the callback's message (see
+/// `packr_caller_set_error`), or the status name it returned; a wasm backtrace may follow on
+/// the next lines. The instance stays usable.
+pub const PACKR_ERR_HOST: packr_status = 15;
 
 /// Every status with its name, in number order. The single source for `packr_status_name`.
 const NAMES: &[(packr_status, &CStr)] = &[
@@ -72,6 +78,7 @@ const NAMES: &[(packr_status, &CStr)] = &[
     (PACKR_ERR_INSTANTIATE, c"PACKR_ERR_INSTANTIATE"),
     (PACKR_ERR_POOL_EXHAUSTED, c"PACKR_ERR_POOL_EXHAUSTED"),
     (PACKR_ERR_RESOURCE, c"PACKR_ERR_RESOURCE"),
+    (PACKR_ERR_HOST, c"PACKR_ERR_HOST"),
 ];
 
 fn status_cname(status: i32) -> &'static CStr {
@@ -120,30 +127,94 @@ impl Error {
         Error { status, message: message.into() }
     }
 
-    /// A failure from wasmtime while running guest code (a call or a start function).
-    ///
-    /// The message puts the cause first (`wasm trap: integer divide by zero`) and the wasm
-    /// backtrace, when there is one, on the lines after it.
-    pub fn from_execution(err: &wasmtime::Error) -> Self {
-        // Anything else that stops guest code (later: a host function's error) is reported
-        // as a trap too, with its own words.
-        let mut message = match err.downcast_ref::<wasmtime::Trap>() {
-            Some(trap) => trap.to_string(),
-            None => cause_chain(err),
-        };
-        if let Some(backtrace) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
-            let trace = backtrace.to_string();
-            if !trace.trim().is_empty() {
-                message.push('\n');
-                message.push_str(trace.trim_end());
-            }
+    /// The status and message of a wasmtime error met during `phase`. The one place that
+    /// turns wasmtime's errors into statuses.
+    pub(crate) fn wasmtime(phase: Phase, err: &wasmtime::Error) -> Self {
+        match phase {
+            Phase::Engine => Error::new(PACKR_ERR_RESOURCE, format!("cannot create the engine: {}", cause_chain(err))),
+            Phase::Compile => Error::new(PACKR_ERR_COMPILE, format!("cannot compile module: {}", cause_chain(err))),
+            Phase::Link => Error::new(PACKR_ERR_LINK, format!("cannot link module: {}", cause_chain(err))),
+            Phase::Instantiate => instantiation_error(err),
+            Phase::Call => execution_error(err),
         }
-        Error::new(PACKR_ERR_TRAP, message)
     }
 }
 
+/// Where a wasmtime error came from, which decides its status.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Phase {
+    Engine,
+    Compile,
+    Link,
+    Instantiate,
+    Call,
+}
+
+/// Why a host function made its guest trap: carried inside the wasmtime error from the
+/// callback to the call that entered wasm, on whatever thread that is (never in a global or
+/// thread-local slot), so a later completion can carry it too.
+#[derive(Debug)]
+pub(crate) struct HostFailure {
+    /// `MODULE::NAME` of the host function.
+    pub func: String,
+    /// The callback's message, or the name of the status it returned.
+    pub message: String,
+}
+
+impl fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host function {} failed: {}", self.func, self.message)
+    }
+}
+
+impl std::error::Error for HostFailure {}
+
+/// A failure while running guest code (a call or a start function): the cause first
+/// (`wasm trap: integer divide by zero`, `host function env::f failed: ...`) and the wasm
+/// backtrace, when there is one, on the lines after it.
+fn execution_error(err: &wasmtime::Error) -> Error {
+    let (status, mut message) = match (err.downcast_ref::<HostFailure>(), err.downcast_ref::<wasmtime::Trap>()) {
+        (Some(host), _) => (PACKR_ERR_HOST, host.to_string()),
+        (None, Some(trap)) => (PACKR_ERR_TRAP, trap.to_string()),
+        (None, None) => (PACKR_ERR_TRAP, cause_chain(err)),
+    };
+    if let Some(backtrace) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
+        let trace = backtrace.to_string();
+        if !trace.trim().is_empty() {
+            message.push('\n');
+            message.push_str(trace.trim_end());
+        }
+    }
+    Error::new(status, message)
+}
+
+fn instantiation_error(err: &wasmtime::Error) -> Error {
+    if err.downcast_ref::<wasmtime::Trap>().is_some() || err.downcast_ref::<HostFailure>().is_some() {
+        return execution_error(err);
+    }
+    if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return Error::new(
+            PACKR_ERR_POOL_EXHAUSTED,
+            format!("the instance pool is exhausted: {full}; free an instance, or raise the pool's limits"),
+        );
+    }
+    // wasmtime reports a refused mmap as rustix's errno, which is not a public type here;
+    // ENOMEM's text is what tells it apart from other failures.
+    if err.root_cause().to_string().contains(&format!("(os error {})", libc::ENOMEM)) {
+        return Error::new(
+            PACKR_ERR_RESOURCE,
+            format!(
+                "cannot instantiate module: {}; where virtual memory is limited, a smaller \
+                 packr_config_set_memory_reservation or a pooled runtime helps",
+                cause_chain(err)
+            ),
+        );
+    }
+    Error::new(PACKR_ERR_INSTANTIATE, format!("cannot instantiate module: {}", cause_chain(err)))
+}
+
 /// The chain of an error on one line, outermost context first, without the wasm backtrace
-/// (which `from_execution` puts on lines of its own).
+/// (which `execution_error` puts on lines of its own).
 pub(crate) fn cause_chain(err: &wasmtime::Error) -> String {
     let backtrace = err.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string());
     err.chain()

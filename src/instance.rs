@@ -1,66 +1,52 @@
 //! Instances: a store, its memories and globals, and calls into the guest.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use wasmtime::{Extern, Memory, Store, Val};
+use wasmtime::{Extern, Memory, Store};
 
 use crate::boundary::{arg, guard, guard_value, slice, slice_mut, utf8, ArcHandle, BoxHandle, Out};
-use crate::error::{
-    cause_chain, packr_status, Error, Result, PACKR_ERR_BUSY, PACKR_ERR_INSTANTIATE, PACKR_ERR_NOT_FOUND,
-    PACKR_ERR_OUT_OF_BOUNDS, PACKR_ERR_POOL_EXHAUSTED, PACKR_ERR_RESOURCE, PACKR_ERR_TYPE_MISMATCH,
-};
-use crate::module::{packr_func_signature, packr_module};
-use crate::val::packr_val;
-
-/// The epoch deadline every store starts with: far enough never to trip, and small enough
-/// that adding the current epoch to it cannot overflow (upstream packr's choice).
-pub(crate) const NEVER: u64 = u64::MAX / 2;
-
-/// Arguments and results up to this many live on the stack during a call.
-const INLINE_VALS: usize = 8;
-
-/// Per-instance host state. Empty until host functions arrive.
-#[derive(Default)]
-pub(crate) struct StoreData {}
+use crate::call::call_checked_raw;
+use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_BUSY, PACKR_ERR_NOT_FOUND, PACKR_ERR_TYPE_MISMATCH};
+use crate::instance_config::{packr_instance_config, InstanceSettings};
+use crate::memory;
+use crate::module::packr_module;
+use crate::store::{new_store, HostData, StoreData};
+use crate::types::{packr_func_signature, Export};
+use crate::val::{kind_name, packr_val};
 
 struct Live {
     store: Store<StoreData>,
     instance: wasmtime::Instance,
 }
 
-/// A live instance: its own store, memories and globals, made by `packr_module_instantiate`.
+/// A live instance: its own store, memories and globals, made by `packr_module_instantiate`
+/// or `packr_module_instantiate_with`.
 ///
-/// Underneath it is a `Box` the host owns; it keeps its module (and so the runtime's engine)
-/// alive, so the module and runtime handles may be freed first.
+/// Underneath it is a `Box` the host owns; it keeps its module (and so the runtime's engine
+/// and host definitions) alive, so the module and runtime handles may be freed first.
 ///
 /// Thread rules: an instance may move between threads, but is used by one at a time. A call
-/// that finds it in use on another thread (or re-entered from a host function) fails with
-/// `PACKR_ERR_BUSY` instead of waiting; it is never undefined behaviour.
+/// that finds it in use on another thread (or re-entered from one of its own host
+/// functions) fails with `PACKR_ERR_BUSY` instead of waiting; it is never undefined
+/// behaviour. Functions that do not touch the store (`packr_instance_data`,
+/// `packr_instance_func_signature`) may run at any time.
 pub struct packr_instance {
-    module: Arc<packr_module>,
+    pub(crate) module: Arc<packr_module>,
+    data: HostData,
     live: Mutex<Live>,
 }
 
 impl BoxHandle for packr_instance {}
 
-/// Two value buffers for one call: on the stack when small, on the heap otherwise.
-fn with_vals<R>(n: usize, body: impl FnOnce(&mut [Val]) -> R) -> R {
-    if n <= INLINE_VALS {
-        let mut inline = [Val::I32(0); INLINE_VALS];
-        body(&mut inline[..n])
-    } else {
-        body(&mut vec![Val::I32(0); n])
-    }
-}
-
 impl packr_instance {
-    pub(crate) fn new(module: Arc<packr_module>) -> Result<Self> {
+    pub(crate) fn new(module: Arc<packr_module>, _settings: &InstanceSettings, data: *mut c_void) -> Result<Self> {
         let pre = module.pre()?;
-        let mut store = Store::new(&module.runtime.engine, StoreData::default());
-        store.set_epoch_deadline(NEVER);
-        let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(&e))?;
-        Ok(packr_instance { module, live: Mutex::new(Live { store, instance }) })
+        let data = HostData(data);
+        let exports = Arc::clone(&module.compiled.exports);
+        let mut store = new_store(&module.runtime.engine, StoreData { data, exports });
+        let instance = pre.instantiate(&mut store).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))?;
+        Ok(packr_instance { module, data, live: Mutex::new(Live { store, instance }) })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Live>> {
@@ -74,117 +60,93 @@ impl packr_instance {
         }
     }
 
-    pub(crate) fn call(&self, name: &str, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
-        let export = self.module.compiled.export(name)?;
+    /// Calls the function export `export` (of this instance's module) with checked values.
+    #[inline]
+    pub(crate) fn call_export(&self, export: &Export, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
         let signature = export.callable()?;
-        let (params, result_kinds) = (signature.params(), signature.results());
-        if args.len() != params.len() || results.len() != result_kinds.len() {
-            return Err(Error::new(
-                PACKR_ERR_TYPE_MISMATCH,
-                format!(
-                    "`{name}` takes {} arguments and returns {} results; the call passed {} and {}",
-                    params.len(),
-                    result_kinds.len(),
-                    args.len(),
-                    results.len()
-                ),
-            ));
-        }
+        signature.check_call(export.name(), args, results.len())?;
         let mut live = self.lock()?;
         let Live { store, instance } = &mut *live;
         let Some(Extern::Func(func)) = instance.get_module_export(&mut *store, &export.index) else {
-            return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no function named `{name}`")));
+            return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no function named `{}`", export.name())));
         };
-        with_vals(args.len(), |wasm_args| {
-            for (i, ((slot, arg), kind)) in wasm_args.iter_mut().zip(args).zip(params).enumerate() {
-                *slot = arg.to_wasm(*kind, i)?;
-            }
-            with_vals(results.len(), |wasm_results| {
-                func.call(&mut *store, wasm_args, wasm_results).map_err(|e| Error::from_execution(&e))?;
-                let mut converted = [packr_val::default(); INLINE_VALS];
-                // Convert everything before writing anything: results are out-parameters.
-                if results.len() <= INLINE_VALS {
-                    for (slot, val) in converted.iter_mut().zip(wasm_results.iter()) {
-                        *slot = packr_val::from_wasm(val)?;
-                    }
-                    results.copy_from_slice(&converted[..results.len()]);
-                } else {
-                    let all = wasm_results.iter().map(packr_val::from_wasm).collect::<Result<Vec<_>>>()?;
-                    results.copy_from_slice(&all);
-                }
-                Ok(())
-            })
-        })
+        call_checked_raw(store, &func, signature, args, results)
     }
 
-    /// Runs `body` with the named memory (`"memory"` when `name` is `None`).
-    fn with_memory<R>(&self, name: Option<&str>, body: impl FnOnce(&mut Store<StoreData>, Memory, &str) -> Result<R>) -> Result<R> {
-        let name = name.unwrap_or("memory");
-        let export = self.module.compiled.export(name)?;
+    pub(crate) fn call(&self, name: &str, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
+        self.call_export(self.module.compiled.exports.get(name)?, args, results)
+    }
+
+    /// Runs `body` with the named memory.
+    fn with_memory<R>(&self, name: &str, body: impl FnOnce(&mut Store<StoreData>, Memory) -> Result<R>) -> Result<R> {
+        let export = self.module.compiled.exports.get(name)?;
         export.expect_memory()?;
         let mut live = self.lock()?;
         let Live { store, instance } = &mut *live;
         let Some(Extern::Memory(memory)) = instance.get_module_export(&mut *store, &export.index) else {
             return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no memory named `{name}`")));
         };
-        body(store, memory, name)
+        body(store, memory)
+    }
+
+    fn global_get(&self, name: &str) -> Result<packr_val> {
+        let export = self.module.compiled.exports.get(name)?;
+        export.global()?;
+        let mut live = self.lock()?;
+        let Live { store, instance } = &mut *live;
+        let Some(Extern::Global(global)) = instance.get_module_export(&mut *store, &export.index) else {
+            return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no global named `{name}`")));
+        };
+        packr_val::from_wasm(&global.get(&mut *store)).map_err(|_| uncarried_global(name))
+    }
+
+    fn global_set(&self, name: &str, value: packr_val) -> Result<()> {
+        let export = self.module.compiled.exports.get(name)?;
+        let (kind, mutable) = export.global()?;
+        if !mutable {
+            return Err(Error::new(PACKR_ERR_TYPE_MISMATCH, format!("global `{name}` is immutable")));
+        }
+        if !crate::val::is_carried(kind) {
+            return Err(uncarried_global(name));
+        }
+        let value = value.to_wasm(kind, 0).map_err(|_| {
+            Error::new(
+                PACKR_ERR_TYPE_MISMATCH,
+                format!("global `{name}` is {}; the value is {}", kind_name(kind), kind_name(value.kind)),
+            )
+        })?;
+        let mut live = self.lock()?;
+        let Live { store, instance } = &mut *live;
+        let Some(Extern::Global(global)) = instance.get_module_export(&mut *store, &export.index) else {
+            return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no global named `{name}`")));
+        };
+        global.set(&mut *store, value).map_err(|e| Error::new(PACKR_ERR_TYPE_MISMATCH, format!("cannot set global `{name}`: {e}")))
     }
 }
 
-fn instantiation_error(err: &wasmtime::Error) -> Error {
-    if err.downcast_ref::<wasmtime::Trap>().is_some() {
-        return Error::from_execution(err);
-    }
-    if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
-        return Error::new(
-            PACKR_ERR_POOL_EXHAUSTED,
-            format!("the instance pool is exhausted: {full}; free an instance, or raise the pool's limits"),
-        );
-    }
-    // wasmtime reports a refused mmap as rustix's errno, which is not a public type here;
-    // ENOMEM's text is what tells it apart from other failures.
-    if err.root_cause().to_string().contains(&format!("(os error {})", libc::ENOMEM)) {
-        return Error::new(
-            PACKR_ERR_RESOURCE,
-            format!(
-                "cannot instantiate module: {}; where virtual memory is limited, a smaller \
-                 packr_config_set_memory_reservation or a pooled runtime helps",
-                cause_chain(err)
-            ),
-        );
-    }
-    Error::new(PACKR_ERR_INSTANTIATE, format!("cannot instantiate module: {}", cause_chain(err)))
+fn uncarried_global(name: &str) -> Error {
+    Error::new(PACKR_ERR_TYPE_MISMATCH, format!("global `{name}` holds a reference, which packr values cannot carry"))
 }
 
-/// The range `offset..offset + len` of a memory of `size` bytes, or `PACKR_ERR_OUT_OF_BOUNDS`.
-fn range(offset: u64, len: usize, size: usize, name: &str, verb: &str) -> Result<std::ops::Range<usize>> {
-    let start = usize::try_from(offset).ok();
-    let end = start.and_then(|s| s.checked_add(len));
-    match (start, end) {
-        (Some(start), Some(end)) if end <= size => Ok(start..end),
-        _ => Err(Error::new(
-            PACKR_ERR_OUT_OF_BOUNDS,
-            format!("cannot {verb} {len} bytes at offset {offset}: memory `{name}` is {size} bytes"),
-        )),
-    }
-}
-
-/// Optional memory name: NULL means `"memory"`.
-unsafe fn optional_memory_name<'a>(ptr: *const c_char) -> Result<Option<&'a str>> {
-    if ptr.is_null() { Ok(None) } else { unsafe { utf8(ptr, "memory_name") }.map(Some) }
+fn instantiate(module: *const packr_module, settings: &InstanceSettings, data: *mut c_void, out: Out<*mut packr_instance>) -> Result<()> {
+    let module = unsafe { ArcHandle::to_arc(module) };
+    out.write(packr_instance::new(module, settings, data)?.into_raw());
+    Ok(())
 }
 
 /// Creates a fresh instance of `module` in the runtime the module is bound to: its own
 /// store, memories and globals, with the module's imports resolved against that runtime's
-/// host definitions. Runs the module's start function, if any.
+/// host definitions. Runs the module's start function, if any. The same as
+/// `packr_module_instantiate_with(module, NULL, NULL, instance_out)`.
 ///
 /// On success writes the instance to `*instance_out`; the caller owns it and frees it with
 /// `packr_instance_free`. `module` stays the caller's and may be freed first.
 ///
-/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_LINK` if an import is missing
-/// or has the wrong type (the message names it); `PACKR_ERR_TRAP` if the start function
-/// trapped; `PACKR_ERR_POOL_EXHAUSTED` if the runtime is pooled and its pool is full (the
-/// message names the limit; it succeeds again once an instance is freed);
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_LINK` if imports cannot be
+/// satisfied (the message names every one, with the type the module expects);
+/// `PACKR_ERR_TRAP` if the start function trapped; `PACKR_ERR_HOST` if a host function it
+/// called failed; `PACKR_ERR_POOL_EXHAUSTED` if the runtime is pooled and its pool is full
+/// (the message names the limit; it succeeds again once an instance is freed);
 /// `PACKR_ERR_RESOURCE` if the operating system refused memory or address space (see
 /// `packr_config_set_memory_reservation`); `PACKR_ERR_INSTANTIATE` for other failures.
 ///
@@ -197,16 +159,57 @@ pub unsafe extern "C" fn packr_module_instantiate(
     guard(|| {
         unsafe { arg(module, "module") }?;
         let out = Out::new(instance_out, "instance_out")?;
-        let module = unsafe { ArcHandle::to_arc(module) };
-        out.write(packr_instance::new(module)?.into_raw());
-        Ok(())
+        instantiate(module, &InstanceSettings::default(), std::ptr::null_mut(), out)
     })
+}
+
+/// Creates a fresh instance of `module` as `packr_module_instantiate` does, with the
+/// options in `config` (NULL means every default) and the host's pointer `data`.
+///
+/// `data` is the instance's host data: packr hands it back from `packr_instance_data` and,
+/// inside host callbacks, `packr_caller_data`; it never reads, writes or frees it, and it
+/// may be NULL. What it points to must stay valid while host functions can run on the
+/// instance (free it after `packr_instance_free`), and the host decides which threads may
+/// touch it. `config` is only read during the call.
+///
+/// On success writes the instance to `*instance_out`; the caller owns it and frees it with
+/// `packr_instance_free`.
+///
+/// Returns the statuses of `packr_module_instantiate`.
+///
+/// Thread-safe: any number of threads may instantiate at once, with one config or many,
+/// while no thread changes a config they use.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_instantiate_with(
+    module: *const packr_module,
+    config: *const packr_instance_config,
+    data: *mut c_void,
+    instance_out: *mut *mut packr_instance,
+) -> packr_status {
+    guard(|| {
+        unsafe { arg(module, "module") }?;
+        let out = Out::new(instance_out, "instance_out")?;
+        let default = InstanceSettings::default();
+        let settings = unsafe { config.as_ref() }.map_or(&default, |c| &c.settings);
+        instantiate(module, settings, data, out)
+    })
+}
+
+/// The instance's host data: the `data` given to `packr_module_instantiate_with`, or NULL
+/// (also for a NULL `instance`, and for instances made by `packr_module_instantiate`).
+///
+/// Does not touch the store: callable at any time, also during a call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_data(instance: *const packr_instance) -> *mut c_void {
+    guard_value(std::ptr::null_mut(), || Ok(unsafe { instance.as_ref() }.map_or(std::ptr::null_mut(), |i| i.data.0)))
 }
 
 /// Calls the exported function `export_name` with `nargs` arguments from `args`, and writes
 /// its `nresults` results to `results`. The counts must equal the function's parameter and
 /// result counts, and each argument's `kind` must match its parameter. `args` (or
 /// `results`) may be NULL when its count is 0. The results are written only on success.
+/// For calls on a hot path, resolve the export once with `packr_module_func` and call it
+/// with `packr_instance_call_func`, which skips the name lookup.
 ///
 /// Blocks until the call returns. A trap leaves the instance usable, with its memories and
 /// globals as the trap left them.
@@ -215,7 +218,8 @@ pub unsafe extern "C" fn packr_module_instantiate(
 /// is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
 /// `PACKR_ERR_TYPE_MISMATCH` if the export is not a function, uses types packr cannot
 /// carry, or the counts or kinds do not match; `PACKR_ERR_TRAP` with the trap reason;
-/// `PACKR_ERR_BUSY` if the instance is in use by another call.
+/// `PACKR_ERR_HOST` if a host function failed (see `PACKR_ERR_HOST`); `PACKR_ERR_BUSY` if
+/// the instance is in use by another call.
 ///
 /// Thread rules: see `packr_instance`.
 #[unsafe(no_mangle)]
@@ -250,9 +254,9 @@ pub unsafe extern "C" fn packr_instance_memory_size(
 ) -> packr_status {
     guard(|| {
         let instance = unsafe { arg(instance.cast_const(), "instance") }?;
-        let name = unsafe { optional_memory_name(memory_name) }?;
+        let name = unsafe { memory::name_arg(memory_name) }?;
         let out = Out::new(size_out, "size_out")?;
-        let size = instance.with_memory(name, |store, memory, _| Ok(memory.data_size(&*store)))?;
+        let size = instance.with_memory(name, |store, memory| Ok(memory.data_size(&*store)))?;
         out.write(size as u64);
         Ok(())
     })
@@ -275,13 +279,9 @@ pub unsafe extern "C" fn packr_instance_memory_read(
 ) -> packr_status {
     guard(|| {
         let instance = unsafe { arg(instance.cast_const(), "instance") }?;
-        let name = unsafe { optional_memory_name(memory_name) }?;
+        let name = unsafe { memory::name_arg(memory_name) }?;
         let buf = unsafe { slice_mut(buf, len, "buf") }?;
-        instance.with_memory(name, |store, memory, name| {
-            let data = memory.data(&*store);
-            buf.copy_from_slice(&data[range(offset, len, data.len(), name, "read")?]);
-            Ok(())
-        })
+        instance.with_memory(name, |store, memory| memory::read(memory.data(&*store), name, offset, buf))
     })
 }
 
@@ -301,14 +301,49 @@ pub unsafe extern "C" fn packr_instance_memory_write(
 ) -> packr_status {
     guard(|| {
         let instance = unsafe { arg(instance.cast_const(), "instance") }?;
-        let name = unsafe { optional_memory_name(memory_name) }?;
+        let name = unsafe { memory::name_arg(memory_name) }?;
         let buf = unsafe { slice(buf, len, "buf") }?;
-        instance.with_memory(name, |store, memory, name| {
-            let data = memory.data_mut(&mut *store);
-            let range = range(offset, len, data.len(), name, "write")?;
-            data[range].copy_from_slice(buf);
-            Ok(())
-        })
+        instance.with_memory(name, |store, memory| memory::write(memory.data_mut(&mut *store), name, offset, buf))
+    })
+}
+
+/// Reads the global exported as `name` into `*value_out` (its `kind` set to the global's).
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+/// is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
+/// `PACKR_ERR_TYPE_MISMATCH` if it is not a global or holds a reference; `PACKR_ERR_BUSY`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_global_get(
+    instance: *mut packr_instance,
+    name: *const c_char,
+    value_out: *mut packr_val,
+) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance.cast_const(), "instance") }?;
+        let name = unsafe { utf8(name, "name") }?;
+        let out = Out::new(value_out, "value_out")?;
+        out.write(instance.global_get(name)?);
+        Ok(())
+    })
+}
+
+/// Sets the mutable global exported as `name` to `*value`, whose `kind` must be the
+/// global's.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+/// is not UTF-8; `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH` if it is not a global, is
+/// immutable, or holds another kind; `PACKR_ERR_BUSY`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_global_set(
+    instance: *mut packr_instance,
+    name: *const c_char,
+    value: *const packr_val,
+) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance.cast_const(), "instance") }?;
+        let name = unsafe { utf8(name, "name") }?;
+        let value = *unsafe { arg(value, "value") }?;
+        instance.global_set(name, value)
     })
 }
 
@@ -349,7 +384,7 @@ pub unsafe extern "C" fn packr_instance_free(instance: *mut packr_instance) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_LINK, PACKR_ERR_NULL_POINTER, PACKR_ERR_TRAP, PACKR_OK};
+    use crate::error::*;
     use crate::testutil::{last_error, Host};
     use crate::val::{packr_val_union, PACKR_F32, PACKR_F64, PACKR_I32, PACKR_I64};
     use std::ptr;
@@ -369,7 +404,7 @@ mod tests {
             (i64.add (i64.extend_i32_s (local.get 0)) (local.get 1)))
         (func (export "many") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
             (i32.add (local.get 0) (local.get 9)))
-        (func (export "v") (param v128))
+        (func (export "v") (param funcref))
         (func (export "store") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
 
     fn i32v(v: i32) -> packr_val {
@@ -452,7 +487,7 @@ mod tests {
             (c"bump", vec![], 2, PACKR_ERR_TYPE_MISMATCH, "`bump` takes 0 arguments and returns 1 results; the call passed 0 and 2"),
             (c"bump_then_divide", vec![packr_val { kind: PACKR_I64, of: packr_val_union { i64: 1 } }], 1, PACKR_ERR_TYPE_MISMATCH, "argument 0 is i64, the signature wants i32"),
             (c"bump_then_divide", vec![packr_val { kind: 99, of: packr_val_union { i64: 1 } }], 1, PACKR_ERR_TYPE_MISMATCH, "argument 0 is unknown kind 99, the signature wants i32"),
-            (c"v", vec![], 0, PACKR_ERR_TYPE_MISMATCH, "export `v` uses type v128, which packr values cannot carry"),
+            (c"v", vec![], 0, PACKR_ERR_TYPE_MISMATCH, "export `v` uses type funcref, which packr values cannot carry"),
             (c"absent", vec![], 0, PACKR_ERR_NOT_FOUND, "the module has no export named `absent`"),
         ];
         for (name, args, nresults, status, message) in cases {

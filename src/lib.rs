@@ -7,6 +7,10 @@
 //! engine the runtime does not share) and instantiates it (`packr_module_instantiate`), then
 //! calls exports (`packr_instance_call`).
 //!
+//! Host functions: a `packr_host` collects functions served by host callbacks; a runtime made
+//! with `packr_runtime_new_with_host` links instances' imports against a copy of them.
+//! Func handles (`packr_module_func`) resolve an export once for calls on every instance.
+//!
 //! Layout: `boundary` holds every FFI helper (panic guard, pointer checks, handle casts);
 //! each other module is one concept, plain Rust with thin `extern "C"` shells on top.
 
@@ -15,14 +19,23 @@
 // lifetime); a Rust-style `# Safety` section would repeat it in the C manual.
 #![allow(clippy::missing_safety_doc)]
 
-// In this order in the header: basics first, then runtime, module, instance.
+// In this order in the header: basics first, then runtime, module, instance. The
+// dependencies point down this list: `store` (per-instance state) uses no other concept.
 mod boundary;
 pub mod error;
 pub mod val;
+pub mod types;
+mod store;
+mod memory;
+mod call;
 pub mod config;
+pub mod host;
+pub mod caller;
 pub mod runtime;
 pub mod module;
+pub mod instance_config;
 pub mod instance;
+pub mod func;
 
 #[cfg(test)]
 mod testutil;

@@ -1,36 +1,15 @@
 //! Modules: compiled code bound to a runtime. Loading compiles; cloning and wrapping never do.
 
-use std::collections::HashMap;
 use std::ffi::c_char;
 use std::sync::{Arc, OnceLock};
 
-use wasmtime::{Engine, ExternType, InstancePre, ModuleExport};
+use wasmtime::{Engine, InstancePre};
 
 use crate::boundary::{arg, guard, guard_value, slice, utf8, ArcHandle, Out};
-use crate::error::{
-    cause_chain, packr_status, Error, Result, PACKR_ERR_COMPILE, PACKR_ERR_ENGINE_MISMATCH, PACKR_ERR_LINK,
-    PACKR_ERR_NOT_FOUND, PACKR_ERR_OUT_OF_BOUNDS, PACKR_ERR_TYPE_MISMATCH,
-};
-use crate::instance::StoreData;
+use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_ENGINE_MISMATCH, PACKR_ERR_OUT_OF_BOUNDS};
 use crate::runtime::packr_runtime;
-use crate::val::{is_carried, kind_name, kind_of, packr_valkind};
-
-/// The kind of an import or export.
-///
-/// A fixed-width integer; hosts should treat numbers they do not know as "other".
-#[allow(non_camel_case_types)]
-pub type packr_externkind = u32;
-
-/// A function.
-pub const PACKR_EXTERN_FUNC: packr_externkind = 0;
-/// A global.
-pub const PACKR_EXTERN_GLOBAL: packr_externkind = 1;
-/// A table.
-pub const PACKR_EXTERN_TABLE: packr_externkind = 2;
-/// A linear memory.
-pub const PACKR_EXTERN_MEMORY: packr_externkind = 3;
-/// An exception tag.
-pub const PACKR_EXTERN_TAG: packr_externkind = 4;
+use crate::store::StoreData;
+use crate::types::{extern_kind, packr_externkind, packr_func_signature, Exports, Name};
 
 /// One export of a module, as `packr_module_export_get` describes it.
 ///
@@ -55,178 +34,28 @@ pub struct packr_import_desc {
     pub kind: packr_externkind,
 }
 
-/// The parameter and result kinds of an exported function. The arrays belong to the module
-/// and stay valid while any handle to it lives. A kind may be one a `packr_val` cannot
-/// carry (`PACKR_V128`, references); calling such a function fails with
-/// `PACKR_ERR_TYPE_MISMATCH`.
-#[repr(C)]
-pub struct packr_func_signature {
-    pub params: *const packr_valkind,
-    pub nparams: usize,
-    pub results: *const packr_valkind,
-    pub nresults: usize,
-}
-
-/// A name stored with a trailing NUL so C can read it either way.
-struct Name(Box<str>);
-
-impl Name {
-    fn new(text: &str) -> Self {
-        Name(format!("{text}\0").into_boxed_str())
-    }
-
-    fn as_str(&self) -> &str {
-        &self.0[..self.0.len() - 1]
-    }
-
-    fn ptr(&self) -> *const c_char {
-        self.0.as_ptr().cast()
-    }
-
-    fn len(&self) -> usize {
-        self.0.len() - 1
-    }
-}
-
-pub(crate) struct Signature {
-    params: Box<[packr_valkind]>,
-    results: Box<[packr_valkind]>,
-}
-
-impl Signature {
-    pub(crate) fn params(&self) -> &[packr_valkind] {
-        &self.params
-    }
-
-    pub(crate) fn results(&self) -> &[packr_valkind] {
-        &self.results
-    }
-
-    fn describe(&self) -> packr_func_signature {
-        packr_func_signature {
-            params: self.params.as_ptr(),
-            nparams: self.params.len(),
-            results: self.results.as_ptr(),
-            nresults: self.results.len(),
-        }
-    }
-}
-
-pub(crate) struct Export {
-    name: Name,
-    kind: packr_externkind,
-    pub(crate) index: ModuleExport,
-    /// For functions: the signature.
-    signature: Option<Signature>,
-    /// For functions: why packr values cannot carry the signature, if they cannot.
-    uncallable: Option<String>,
-}
-
-impl Export {
-    fn name(&self) -> &str {
-        self.name.as_str()
-    }
-
-    /// The signature of a function export that packr can call.
-    pub(crate) fn callable(&self) -> Result<&Signature> {
-        let signature = self.function()?;
-        match &self.uncallable {
-            Some(why) => Err(Error::new(PACKR_ERR_TYPE_MISMATCH, why.clone())),
-            None => Ok(signature),
-        }
-    }
-
-    fn function(&self) -> Result<&Signature> {
-        self.signature.as_ref().ok_or_else(|| {
-            Error::new(
-                PACKR_ERR_TYPE_MISMATCH,
-                format!("export `{}` is a {}, not a function", self.name(), extern_kind_name(self.kind)),
-            )
-        })
-    }
-
-    pub(crate) fn expect_memory(&self) -> Result<()> {
-        if self.kind == PACKR_EXTERN_MEMORY {
-            Ok(())
-        } else {
-            Err(Error::new(
-                PACKR_ERR_TYPE_MISMATCH,
-                format!("export `{}` is a {}, not a memory", self.name(), extern_kind_name(self.kind)),
-            ))
-        }
-    }
-}
-
 struct Import {
     module: Name,
     name: Name,
     kind: packr_externkind,
 }
 
-fn extern_kind(ty: &ExternType) -> packr_externkind {
-    match ty {
-        ExternType::Func(_) => PACKR_EXTERN_FUNC,
-        ExternType::Global(_) => PACKR_EXTERN_GLOBAL,
-        ExternType::Table(_) => PACKR_EXTERN_TABLE,
-        ExternType::Memory(_) => PACKR_EXTERN_MEMORY,
-        ExternType::Tag(_) => PACKR_EXTERN_TAG,
-    }
-}
-
-fn extern_kind_name(kind: packr_externkind) -> &'static str {
-    match kind {
-        PACKR_EXTERN_FUNC => "function",
-        PACKR_EXTERN_GLOBAL => "global",
-        PACKR_EXTERN_TABLE => "table",
-        PACKR_EXTERN_MEMORY => "memory",
-        _ => "tag",
-    }
-}
-
 /// What compilation produced, shared by every handle to the module whatever runtime it is
 /// bound to: the code, and the export table looked up once so calls find exports by index.
 pub(crate) struct Compiled {
     module: wasmtime::Module,
-    exports: Vec<Export>,
-    by_name: HashMap<Box<str>, usize>,
+    pub(crate) exports: Arc<Exports>,
     imports: Vec<Import>,
 }
 
 impl Compiled {
     fn new(module: wasmtime::Module) -> Self {
-        let mut exports = Vec::new();
-        let mut by_name = HashMap::new();
-        for export in module.exports() {
-            let ty = export.ty();
-            // Every export the module lists has an index; skip defensively if not.
-            let Some(index) = module.get_export_index(export.name()) else { continue };
-            let (signature, uncallable) = match &ty {
-                ExternType::Func(f) => {
-                    let params: Box<[_]> = f.params().map(|t| kind_of(&t)).collect();
-                    let results: Box<[_]> = f.results().map(|t| kind_of(&t)).collect();
-                    let bad = params.iter().chain(results.iter()).find(|k| !is_carried(**k));
-                    let why = bad.map(|k| {
-                        format!("export `{}` uses type {}, which packr values cannot carry", export.name(), kind_name(*k))
-                    });
-                    (Some(Signature { params, results }), why)
-                }
-                _ => (None, None),
-            };
-            by_name.insert(Box::from(export.name()), exports.len());
-            exports.push(Export { name: Name::new(export.name()), kind: extern_kind(&ty), index, signature, uncallable });
-        }
+        let exports = Arc::new(Exports::of(&module));
         let imports = module
             .imports()
             .map(|i| Import { module: Name::new(i.module()), name: Name::new(i.name()), kind: extern_kind(&i.ty()) })
             .collect();
-        Compiled { module, exports, by_name, imports }
-    }
-
-    pub(crate) fn export(&self, name: &str) -> Result<&Export> {
-        self.by_name
-            .get(name)
-            .map(|&i| &self.exports[i])
-            .ok_or_else(|| Error::new(PACKR_ERR_NOT_FOUND, format!("the module has no export named `{name}`")))
+        Compiled { module, exports, imports }
     }
 }
 
@@ -255,8 +84,7 @@ impl packr_module {
     }
 
     pub(crate) fn load(runtime: Arc<packr_runtime>, bytes: &[u8]) -> Result<Self> {
-        let module = wasmtime::Module::new(&runtime.engine, bytes)
-            .map_err(|e| Error::new(PACKR_ERR_COMPILE, format!("cannot compile module: {}", cause_chain(&e))))?;
+        let module = wasmtime::Module::new(&runtime.engine, bytes).map_err(|e| Error::wasmtime(Phase::Compile, &e))?;
         Ok(Self::bind(Arc::new(Compiled::new(module)), runtime))
     }
 
@@ -279,18 +107,13 @@ impl packr_module {
     /// The module linked against its runtime's host definitions, resolved once.
     pub(crate) fn pre(&self) -> Result<&InstancePre<StoreData>> {
         self.pre
-            .get_or_init(|| {
-                self.runtime
-                    .linker
-                    .instantiate_pre(&self.compiled.module)
-                    .map_err(|e| Error::new(PACKR_ERR_LINK, format!("cannot link module: {}", cause_chain(&e))))
-            })
+            .get_or_init(|| self.runtime.resolve(&self.compiled.module))
             .as_ref()
             .map_err(Error::clone)
     }
 
     pub(crate) fn signature(&self, name: &str) -> Result<packr_func_signature> {
-        Ok(self.compiled.export(name)?.function()?.describe())
+        Ok(self.compiled.exports.get(name)?.function()?.describe())
     }
 }
 
@@ -397,7 +220,7 @@ pub unsafe extern "C" fn packr_runtime_wrap_module(
 pub unsafe extern "C" fn packr_module_export_count(module: *const packr_module, count_out: *mut usize) -> packr_status {
     guard(|| {
         let module = unsafe { arg(module, "module") }?;
-        Out::new(count_out, "count_out")?.write(module.compiled.exports.len());
+        Out::new(count_out, "count_out")?.write(module.compiled.exports.list().len());
         Ok(())
     })
 }
@@ -416,7 +239,7 @@ pub unsafe extern "C" fn packr_module_export_get(
     guard(|| {
         let module = unsafe { arg(module, "module") }?;
         let out = Out::new(desc_out, "desc_out")?;
-        let exports = &module.compiled.exports;
+        let exports = module.compiled.exports.list();
         let export = exports.get(index).ok_or_else(|| out_of_range("export", index, exports.len()))?;
         out.write(packr_export_desc { name: export.name.ptr(), name_len: export.name.len(), kind: export.kind });
         Ok(())
@@ -490,10 +313,11 @@ fn out_of_range(what: &str, index: usize, count: usize) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER, PACKR_OK};
+    use crate::error::*;
     use crate::instance::packr_module_instantiate;
     use crate::runtime::packr_runtime_new_sharing_engine;
     use crate::testutil::{last_error, Host};
+    use crate::types::*;
     use crate::val::{PACKR_I32, PACKR_I64, PACKR_V128};
     use std::ffi::CStr;
     use std::ptr;

@@ -1,41 +1,85 @@
-//! Runtimes: an engine (compiled code's home) plus what instances get linked against.
+//! Runtimes: an engine (compiled code's home) plus the host definitions instances are
+//! linked against.
 
 use std::sync::Arc;
 
-use wasmtime::{Engine, Linker};
+use wasmtime::{Engine, ExternType, InstancePre, Linker};
 
 use crate::boundary::{arg, guard, guard_value, ArcHandle, Out};
 use crate::config::{packr_config, settings, Settings};
-use crate::error::{cause_chain, packr_status, Error, Result, PACKR_ERR_RESOURCE};
-use crate::instance::StoreData;
+use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_LINK};
+use crate::host::{packr_host, HostDefs};
+use crate::store::StoreData;
+use crate::types::Signature;
+use crate::val::{kind_name, kind_of};
 
-/// A runtime: a wasmtime engine and the set of host definitions instances are linked
-/// against (empty for now: modules with imports fail to instantiate with `PACKR_ERR_LINK`).
+/// A runtime: a wasmtime engine and the host definitions instances are linked against
+/// (none for `packr_runtime_new`: modules with imports then fail to instantiate with
+/// `PACKR_ERR_LINK`; see `packr_runtime_new_with_host`).
 ///
 /// Underneath it is an atomically reference-counted value. Modules and instances made from
 /// a runtime keep what they need of it alive, so the runtime handle can be freed at any
-/// time, before or after them.
+/// time, before or after them. A runtime never changes once made.
 ///
 /// Thread rules: a runtime may be used by any number of threads at once.
 pub struct packr_runtime {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<StoreData>,
+    linker: Linker<StoreData>,
+    host: HostDefs,
 }
 
 impl ArcHandle for packr_runtime {}
 
 impl packr_runtime {
     pub(crate) fn new(settings: &Settings) -> Result<Self> {
-        let engine = Engine::new(&settings.to_wasmtime()?).map_err(|e| {
-            Error::new(PACKR_ERR_RESOURCE, format!("cannot create the engine: {}", cause_chain(&e)))
-        })?;
-        Ok(Self::with_engine(engine))
+        let engine = Engine::new(&settings.to_wasmtime()?).map_err(|e| Error::wasmtime(Phase::Engine, &e))?;
+        Self::with_engine(engine, HostDefs::default())
     }
 
-    pub(crate) fn with_engine(engine: Engine) -> Self {
-        let linker = Linker::new(&engine);
-        packr_runtime { engine, linker }
+    pub(crate) fn with_engine(engine: Engine, host: HostDefs) -> Result<Self> {
+        let linker = host.linker(&engine)?;
+        Ok(packr_runtime { engine, linker, host })
     }
+
+    /// `module` linked against this runtime's definitions. Every import that cannot be
+    /// satisfied is named in one `PACKR_ERR_LINK`, with the type the module expects.
+    pub(crate) fn resolve(&self, module: &wasmtime::Module) -> Result<InstancePre<StoreData>> {
+        let mut unmet = Vec::new();
+        for import in module.imports() {
+            let (m, n, ty) = (import.module(), import.name(), import.ty());
+            let problem = match (&ty, self.host.find(m, n)) {
+                (ExternType::Func(f), Some(def)) => {
+                    let wanted = Signature::of(f);
+                    (wanted != *def.signature()).then(|| format!("the module expects {wanted}, the host defines {}", def.signature()))
+                }
+                (ExternType::Func(_), None) if self.host.trap_unknown_imports => None,
+                (ExternType::Func(f), None) => Some(format!("not defined; the module expects {}", Signature::of(f))),
+                (ExternType::Global(g), _) => Some(format!("not defined; the module expects a global {}", kind_name(kind_of(g.content())))),
+                (ExternType::Memory(_), _) => Some("not defined; the module expects a memory".to_string()),
+                (ExternType::Table(_), _) => Some("not defined; the module expects a table".to_string()),
+                (ExternType::Tag(_), _) => Some("not defined; the module expects a tag".to_string()),
+            };
+            if let Some(problem) = problem {
+                unmet.push(format!("{m}::{n} ({problem})"));
+            }
+        }
+        if !unmet.is_empty() {
+            let count = if unmet.len() == 1 { "1 import".to_string() } else { format!("{} imports", unmet.len()) };
+            return Err(Error::new(PACKR_ERR_LINK, format!("cannot link module: {count} unmet: {}", unmet.join("; "))));
+        }
+        let pre = if self.host.trap_unknown_imports && module.imports().next().is_some() {
+            let mut linker = self.linker.clone();
+            linker.define_unknown_imports_as_traps(module).map_err(|e| Error::wasmtime(Phase::Link, &e))?;
+            linker.instantiate_pre(module)
+        } else {
+            self.linker.instantiate_pre(module)
+        };
+        pre.map_err(|e| Error::wasmtime(Phase::Link, &e))
+    }
+}
+
+fn publish(runtime: packr_runtime, out: Out<*mut packr_runtime>) {
+    out.write(ArcHandle::into_raw(Arc::new(runtime)).cast_mut());
 }
 
 /// Creates a runtime with default settings and its own engine.
@@ -51,8 +95,7 @@ impl packr_runtime {
 pub unsafe extern "C" fn packr_runtime_new(runtime_out: *mut *mut packr_runtime) -> packr_status {
     guard(|| {
         let out = Out::new(runtime_out, "runtime_out")?;
-        let runtime = packr_runtime::new(&Settings::default())?;
-        out.write(ArcHandle::into_raw(Arc::new(runtime)).cast_mut());
+        publish(packr_runtime::new(&Settings::default())?, out);
         Ok(())
     })
 }
@@ -78,15 +121,14 @@ pub unsafe extern "C" fn packr_runtime_new_with_config(
     guard(|| {
         let settings = unsafe { settings(config) }?;
         let out = Out::new(runtime_out, "runtime_out")?;
-        let runtime = packr_runtime::new(settings)?;
-        out.write(ArcHandle::into_raw(Arc::new(runtime)).cast_mut());
+        publish(packr_runtime::new(settings)?, out);
         Ok(())
     })
 }
 
 /// Creates a separate runtime that shares `base`'s engine, so modules compiled or wrapped
 /// by either can be wrapped into the other (`packr_runtime_wrap_module`) without
-/// recompiling. The new runtime has its own host definitions; `base` is not changed.
+/// recompiling. The new runtime has no host definitions; `base` is not changed.
 ///
 /// On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
 /// `packr_runtime_free`. `base` stays the caller's and may be freed first.
@@ -102,8 +144,38 @@ pub unsafe extern "C" fn packr_runtime_new_sharing_engine(
     guard(|| {
         let base = unsafe { arg(base, "base") }?;
         let out = Out::new(runtime_out, "runtime_out")?;
-        let runtime = packr_runtime::with_engine(base.engine.clone());
-        out.write(ArcHandle::into_raw(Arc::new(runtime)).cast_mut());
+        publish(packr_runtime::with_engine(base.engine.clone(), HostDefs::default())?, out);
+        Ok(())
+    })
+}
+
+/// Creates a runtime that shares `base`'s engine (as `packr_runtime_new_sharing_engine`
+/// does, so modules wrap between them without recompiling) and whose instances' imports are
+/// served by `host`'s definitions as they are at this call: later changes to `host` do not
+/// reach it, and `host` may be freed at once. `base`'s own definitions are not carried over.
+///
+/// Imports are resolved once per module bound to the new runtime, on its first
+/// instantiation; a module whose imports the definitions cannot satisfy fails then with
+/// `PACKR_ERR_LINK`, naming every unmet import.
+///
+/// On success writes a new runtime to `*runtime_out`; the caller owns it and frees it with
+/// `packr_runtime_free`.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+///
+/// Thread-safe: `base` may be in use on other threads; `host` must not be changed by
+/// another thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_runtime_new_with_host(
+    base: *const packr_runtime,
+    host: *const packr_host,
+    runtime_out: *mut *mut packr_runtime,
+) -> packr_status {
+    guard(|| {
+        let base = unsafe { arg(base, "base") }?;
+        let host = unsafe { arg(host, "host") }?;
+        let out = Out::new(runtime_out, "runtime_out")?;
+        publish(packr_runtime::with_engine(base.engine.clone(), host.defs().clone())?, out);
         Ok(())
     })
 }

@@ -1,15 +1,19 @@
 //! Runs the shared case table (tests/cases/cases.tsv) through the exported functions, as
 //! the C, C++, Go and Python tests do, so the Rust side cannot drift from them either.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{c_void, CStr, CString};
 use std::path::Path;
 use std::ptr;
 
-use packr::error::{packr_last_error, packr_status_name, PACKR_OK};
-use packr::instance::{packr_instance_call, packr_instance_free, packr_module_instantiate};
+use packr::caller::{packr_caller, packr_caller_call, packr_caller_memory_read, packr_caller_set_error};
+use packr::error::{packr_last_error, packr_status, packr_status_name, PACKR_ERR_INVALID_ARGUMENT, PACKR_OK};
+use packr::host::{packr_host, packr_host_define_func, packr_host_free, packr_host_new};
+use packr::instance::{
+    packr_instance_call, packr_instance_free, packr_instance_global_get, packr_instance_global_set, packr_module_instantiate,
+};
 use packr::module::{packr_module_free, packr_module_load};
-use packr::runtime::{packr_runtime_free, packr_runtime_new};
-use packr::val::{packr_val, packr_val_union, PACKR_F32, PACKR_F64, PACKR_I32, PACKR_I64};
+use packr::runtime::{packr_runtime_free, packr_runtime_new, packr_runtime_new_with_host};
+use packr::val::{packr_val, packr_val_union, packr_valkind, PACKR_F32, PACKR_F64, PACKR_I32, PACKR_I64, PACKR_V128};
 
 fn parse_vals(text: &str) -> Vec<packr_val> {
     if text == "-" {
@@ -23,6 +27,13 @@ fn parse_vals(text: &str) -> Vec<packr_val> {
                 "i64" => packr_val { kind: PACKR_I64, of: packr_val_union { i64: value.parse().unwrap() } },
                 "f32" => packr_val { kind: PACKR_F32, of: packr_val_union { f32: value.parse().unwrap() } },
                 "f64" => packr_val { kind: PACKR_F64, of: packr_val_union { f64: value.parse().unwrap() } },
+                "v128" => {
+                    let mut v128 = [0u8; 16];
+                    for (i, byte) in v128.iter_mut().enumerate() {
+                        *byte = u8::from_str_radix(&value[2 * i..2 * i + 2], 16).unwrap();
+                    }
+                    packr_val { kind: PACKR_V128, of: packr_val_union { v128 } }
+                }
                 "bad" => packr_val { kind: 99, of: packr_val_union { i64: value.parse().unwrap() } },
                 other => panic!("unknown kind {other}"),
             }
@@ -37,33 +48,127 @@ fn same(a: &packr_val, b: &packr_val) -> bool {
                 PACKR_I32 => a.of.i32 == b.of.i32,
                 PACKR_I64 => a.of.i64 == b.of.i64,
                 PACKR_F32 => a.of.f32 == b.of.f32,
-                _ => a.of.f64 == b.of.f64,
+                PACKR_F64 => a.of.f64 == b.of.f64,
+                _ => a.of.v128 == b.of.v128,
             }
         }
+}
+
+fn fail(caller: *mut packr_caller, message: &str) -> packr_status {
+    let message = CString::new(message).unwrap();
+    unsafe { packr_caller_set_error(caller, message.as_ptr()) };
+    PACKR_ERR_INVALID_ARGUMENT
+}
+
+/// The case host's functions, told apart by `env` (0 add, 1 fail, 2 peek, 3 twice, 4 swap).
+unsafe extern "C" fn case_host(
+    env: *mut c_void,
+    caller: *mut packr_caller,
+    args: *const packr_val,
+    nargs: usize,
+    results: *mut packr_val,
+    nresults: usize,
+) -> packr_status {
+    let args = unsafe { std::slice::from_raw_parts(args, nargs) };
+    let results = unsafe { std::slice::from_raw_parts_mut(results, nresults) };
+    unsafe {
+        match env as usize {
+            0 => results[0].of.i32 = args[0].of.i32.wrapping_add(args[1].of.i32),
+            1 => return fail(caller, &format!("refused {}", args[0].of.i32)),
+            2 => {
+                let mut byte = 0u8;
+                let status = packr_caller_memory_read(caller, c"memory".as_ptr(), args[0].of.i32 as u32 as u64, &mut byte, 1);
+                if status != PACKR_OK {
+                    return fail(caller, CStr::from_ptr(packr_last_error()).to_str().unwrap());
+                }
+                results[0].of.i32 = byte as i32;
+            }
+            3 => {
+                let status = packr_caller_call(caller, c"double".as_ptr(), args.as_ptr(), 1, results.as_mut_ptr(), 1);
+                if status != PACKR_OK {
+                    return status;
+                }
+                results[0].of.i32 += 1;
+            }
+            _ => {
+                let v = args[0].of.v128;
+                let mut swapped = [0u8; 16];
+                swapped[..8].copy_from_slice(&v[8..]);
+                swapped[8..].copy_from_slice(&v[..8]);
+                results[0].of.v128 = swapped;
+            }
+        }
+    }
+    PACKR_OK
+}
+
+fn case_host_new() -> *mut packr_host {
+    let mut host = ptr::null_mut();
+    assert_eq!(unsafe { packr_host_new(&mut host) }, PACKR_OK);
+    let defs: [(&CStr, &[packr_valkind], &[packr_valkind]); 5] = [
+        (c"add", &[PACKR_I32, PACKR_I32], &[PACKR_I32]),
+        (c"fail", &[PACKR_I32], &[PACKR_I32]),
+        (c"peek", &[PACKR_I32], &[PACKR_I32]),
+        (c"twice", &[PACKR_I32], &[PACKR_I32]),
+        (c"swap", &[PACKR_V128], &[PACKR_V128]),
+    ];
+    for (i, (name, params, results)) in defs.iter().enumerate() {
+        let status = unsafe {
+            packr_host_define_func(
+                host,
+                c"host".as_ptr(),
+                name.as_ptr(),
+                params.as_ptr(),
+                params.len(),
+                results.as_ptr(),
+                results.len(),
+                Some(case_host),
+                i as *mut c_void,
+                None,
+            )
+        };
+        assert_eq!(status, PACKR_OK);
+    }
+    host
 }
 
 /// Runs one row; returns the status and the results.
 fn run(dir: &Path, file: &str, op: &str, export: &str, args: &[packr_val], nresults: usize) -> (i32, Vec<packr_val>) {
     let bytes = std::fs::read(dir.join(file)).expect("case file");
     let mut results = vec![packr_val { kind: 1000, of: packr_val_union { i64: 0 } }; nresults];
-    let (mut rt, mut module, mut instance) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    let (mut base, mut rt, mut module, mut instance) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     let export = CString::new(export).unwrap();
-    let mut status = unsafe { packr_runtime_new(&mut rt) };
+    let mut status = unsafe { packr_runtime_new(&mut base) };
+    if status == PACKR_OK && (op == "hostcall" || op == "instantiate_host") {
+        let host = case_host_new();
+        status = unsafe { packr_runtime_new_with_host(base, host, &mut rt) };
+        unsafe { packr_host_free(host) };
+    } else {
+        rt = base;
+        base = ptr::null_mut();
+    }
     if status == PACKR_OK {
         status = unsafe { packr_module_load(rt, bytes.as_ptr(), bytes.len(), &mut module) };
     }
     if status == PACKR_OK && op != "load" {
         status = unsafe { packr_module_instantiate(module, &mut instance) };
     }
-    if status == PACKR_OK && op == "call" {
+    if status == PACKR_OK && (op == "call" || op == "hostcall") {
         status = unsafe {
             packr_instance_call(instance, export.as_ptr(), args.as_ptr(), args.len(), results.as_mut_ptr(), nresults)
         };
+    }
+    if status == PACKR_OK && op == "global_set" {
+        status = unsafe { packr_instance_global_set(instance, export.as_ptr(), &args[0]) };
+    }
+    if status == PACKR_OK && op.starts_with("global_") {
+        status = unsafe { packr_instance_global_get(instance, export.as_ptr(), &mut results[0]) };
     }
     unsafe {
         packr_instance_free(instance);
         packr_module_free(module);
         packr_runtime_free(rt);
+        packr_runtime_free(base);
     }
     (status, results)
 }
@@ -85,11 +190,12 @@ fn the_shared_case_table() {
         if status != PACKR_OK && want_message != "-" {
             assert!(message.contains(want_message), "case {name}: {message:?} lacks {want_message:?}");
         }
-        if status == PACKR_OK && f[2] == "call" {
+        if status == PACKR_OK && f[7] != "-" {
             let expected = parse_vals(f[7]);
+            assert_eq!(results.len(), expected.len(), "case {name}");
             assert!(results.iter().zip(&expected).all(|(a, b)| same(a, b)), "case {name}: results differ");
         }
         rows += 1;
     }
-    assert!(rows >= 20, "only {rows} rows");
+    assert!(rows >= 37, "only {rows} rows");
 }

@@ -28,4 +28,7 @@
         (br $next)))
     (local.get $sum))
   (func (export "simd") (param v128) (result v128) (local.get 0))
+  (func (export "takes_ref") (param funcref))
+  (global (export "limit") i32 (i32.const 100))
+  (global (export "level") (mut i64) (i64.const 5))
   (table (export "table") 1 funcref))

@@ -1,0 +1,38 @@
+//! Per-store host state: what each instance's store carries for the host and for packr.
+//! At the bottom of the dependency order: every other concept may use it, it uses none.
+
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use wasmtime::{Engine, Store};
+
+use crate::types::Exports;
+
+/// The epoch deadline every store starts with: far enough never to trip, and small enough
+/// that adding the current epoch to it cannot overflow (upstream packr's choice).
+pub(crate) const NEVER: u64 = u64::MAX / 2;
+
+/// The host's per-instance pointer. packr never dereferences or frees it.
+#[derive(Clone, Copy)]
+pub(crate) struct HostData(pub *mut c_void);
+
+// SAFETY: packr only hands the pointer back to the host; what it points to and which threads
+// may touch it is the host's contract (documented on `packr_module_instantiate_with`).
+unsafe impl Send for HostData {}
+unsafe impl Sync for HostData {}
+
+/// The state of one instance's store. Later capabilities (WASI context, limits, fuel)
+/// add their per-instance state here.
+pub(crate) struct StoreData {
+    /// The host's pointer, returned by `packr_caller_data` and `packr_instance_data`.
+    pub(crate) data: HostData,
+    /// The instance's exports, so a host function can find them by name through its caller.
+    pub(crate) exports: Arc<Exports>,
+}
+
+/// A store for one instance, with the never-tripping deadline.
+pub(crate) fn new_store(engine: &Engine, data: StoreData) -> Store<StoreData> {
+    let mut store = Store::new(engine, data);
+    store.set_epoch_deadline(NEVER);
+    store
+}
