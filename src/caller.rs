@@ -181,8 +181,10 @@ pub unsafe extern "C" fn packr_caller_memory_data(
 /// call back again, to any depth the wasm stack allows. (`packr_instance_call` on the same
 /// instance from inside its callback stays `PACKR_ERR_BUSY`: use this instead.)
 ///
-/// A failure returns its status to the callback, with the message in `packr_last_error`;
-/// returning that status from the callback makes the outer call fail too.
+/// A failure returns its status to the callback, with the message in `packr_last_error`.
+/// The failure's message also becomes the callback's message (as if by
+/// `packr_caller_set_error`, which may still replace it), so a callback that returns the
+/// status makes the outer call fail with `PACKR_ERR_HOST` and the inner failure's words.
 ///
 /// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT`;
 /// `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_TRAP`; `PACKR_ERR_HOST`.
@@ -200,7 +202,9 @@ pub unsafe extern "C" fn packr_caller_call(
         let name = unsafe { utf8(export_name, "export_name") }?;
         let args = unsafe { slice(args, nargs, "args") }?;
         let results = unsafe { slice_mut(results, nresults, "results") }?;
-        caller.call(name, args, results)
+        // A callback that returns this failure's status without a message of its own
+        // reports this failure's message.
+        caller.call(name, args, results).inspect_err(|e| caller.error = Some(e.message.clone()))
     })
 }
 

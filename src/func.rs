@@ -132,3 +132,99 @@ pub unsafe extern "C" fn packr_instance_call_func(
         func.call(instance, args, results)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::*;
+    use crate::module::{packr_module_clone, packr_runtime_wrap_module};
+    use crate::runtime::{packr_runtime_free, packr_runtime_new_sharing_engine};
+    use crate::testutil::{last_error, Host};
+    use crate::types::packr_func_signature;
+    use crate::val::{packr_val_union, PACKR_I32, PACKR_V128};
+    use std::ptr;
+
+    const CODE: &str = r#"(module
+        (memory (export "memory") 1)
+        (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+        (func (export "rev") (param v128) (result v128) (i8x16.shuffle 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0 (local.get 0) (local.get 0)))
+        (func (export "r") (param externref)))"#;
+
+    fn resolve(module: *const packr_module, name: &std::ffi::CStr) -> (packr_status, *mut packr_func) {
+        let mut func = ptr::null_mut();
+        (unsafe { packr_module_func(module, name.as_ptr(), &mut func) }, func)
+    }
+
+    fn i32v(v: i32) -> packr_val {
+        packr_val { kind: PACKR_I32, of: packr_val_union { i32: v } }
+    }
+
+    #[test]
+    fn a_func_calls_every_instance_of_its_code_and_only_those() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, CODE);
+        let (status, add) = resolve(module, c"add");
+        assert_eq!(status, PACKR_OK);
+        // Through a clone and a wrap into a runtime sharing the engine.
+        let mut shared = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_new_sharing_engine(rt, &mut shared) }, PACKR_OK);
+        let mut wrapped = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_wrap_module(shared, module, &mut wrapped) }, PACKR_OK);
+        host.keep_module(wrapped);
+        host.keep_module(unsafe { packr_module_clone(module) });
+        unsafe { packr_runtime_free(shared) };
+        for m in [module, wrapped] {
+            let instance = host.instantiate(m);
+            let mut out = [packr_val::zero(99)];
+            let status = unsafe { packr_instance_call_func(instance, add, [i32v(40), i32v(2)].as_ptr(), 2, out.as_mut_ptr(), 1) };
+            assert_eq!(status, PACKR_OK, "{}", last_error());
+            assert_eq!((out[0].kind, unsafe { out[0].of.i32 }), (PACKR_I32, 42));
+            // Checked like any call.
+            let status = unsafe { packr_instance_call_func(instance, add, [i32v(1)].as_ptr(), 1, out.as_mut_ptr(), 1) };
+            assert_eq!(status, PACKR_ERR_TYPE_MISMATCH);
+            assert_eq!(last_error(), "`add` takes 2 arguments and returns 1 results; the call passed 1 and 1");
+        }
+        // The same text compiled again is other code.
+        let other = host.load(rt, CODE);
+        let instance = host.instantiate(other);
+        let mut out = [packr_val::zero(99)];
+        let status = unsafe { packr_instance_call_func(instance, add, [i32v(1), i32v(2)].as_ptr(), 2, out.as_mut_ptr(), 1) };
+        assert_eq!(status, PACKR_ERR_INVALID_ARGUMENT);
+        assert!(last_error().starts_with("func `add` was resolved on other compiled code than this instance's"), "{}", last_error());
+        assert_eq!(out[0].kind, 99, "results untouched");
+
+        let mut sig = packr_func_signature { params: ptr::null(), nparams: 0, results: ptr::null(), nresults: 0 };
+        assert_eq!(unsafe { packr_func_signature(add, &mut sig) }, PACKR_OK);
+        assert_eq!((sig.nparams, sig.nresults), (2, 1));
+        unsafe { packr_func_free(add) };
+        unsafe { packr_func_free(ptr::null_mut()) };
+    }
+
+    #[test]
+    fn v128_goes_in_and_out_and_refusals_name_the_cause() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, CODE);
+        let instance = host.instantiate(module);
+        let (status, rev) = resolve(module, c"rev");
+        assert_eq!(status, PACKR_OK);
+        let bytes: [u8; 16] = std::array::from_fn(|i| i as u8);
+        let arg = packr_val { kind: PACKR_V128, of: packr_val_union { v128: bytes } };
+        let mut out = [packr_val::zero(99)];
+        assert_eq!(unsafe { packr_instance_call_func(instance, rev, &arg, 1, out.as_mut_ptr(), 1) }, PACKR_OK);
+        let mut reversed = bytes;
+        reversed.reverse();
+        assert_eq!((out[0].kind, unsafe { out[0].of.v128 }), (PACKR_V128, reversed));
+        unsafe { packr_func_free(rev) };
+
+        assert_eq!(resolve(module, c"r").0, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "export `r` uses type externref, which packr values cannot carry");
+        assert_eq!(resolve(module, c"memory").0, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(resolve(module, c"nope").0, PACKR_ERR_NOT_FOUND);
+        assert_eq!(resolve(ptr::null(), c"add").0, PACKR_ERR_NULL_POINTER);
+        assert_eq!(unsafe { packr_module_func(module, c"add".as_ptr(), ptr::null_mut()) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(unsafe { packr_instance_call_func(instance, ptr::null(), ptr::null(), 0, ptr::null_mut(), 0) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(last_error(), "`func` is NULL");
+    }
+}

@@ -284,3 +284,292 @@ pub unsafe extern "C" fn packr_host_set_unknown_imports_trap(host: *mut packr_ho
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caller::{packr_caller_call, packr_caller_data, packr_caller_memory_data, packr_caller_set_error};
+    use crate::error::*;
+    use crate::instance::{packr_instance, packr_instance_call, packr_instance_free, packr_module_instantiate, packr_module_instantiate_with};
+    use crate::module::{packr_module_free, packr_module_load};
+    use crate::runtime::{packr_runtime, packr_runtime_free, packr_runtime_new, packr_runtime_new_with_host};
+    use crate::testutil::last_error;
+    use crate::val::{packr_val_union, PACKR_FUNCREF, PACKR_I32, PACKR_I64};
+    use std::ptr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const GUEST: &str = r#"(module
+        (import "env" "twice" (func $twice (param i32) (result i32)))
+        (import "env" "fail" (func $fail (result i32)))
+        (memory (export "memory") 1)
+        (global $depth (mut i32) (i32.const 0))
+        (func (export "use_twice") (param i32) (result i32) (call $twice (local.get 0)))
+        (func (export "use_fail") (result i32) (call $fail))
+        ;; Re-enters the host through `twice` until the argument reaches 0.
+        (func (export "down") (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0))
+                (then (i32.const 0))
+                (else (i32.add (i32.const 1) (call $twice (i32.sub (local.get 0) (i32.const 1))))))))"#;
+
+    static FINALIZED: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count_finalizer(env: *mut c_void) {
+        assert_eq!(env as usize, 7);
+        FINALIZED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// `env::twice`: doubles through the guest's `down` when env is 1 (re-entrancy), or
+    /// doubles in the host; writes the host data's first byte into memory 0 to prove access.
+    unsafe extern "C" fn twice(
+        env: *mut c_void,
+        caller: *mut packr_caller,
+        args: *const packr_val,
+        nargs: usize,
+        results: *mut packr_val,
+        nresults: usize,
+    ) -> packr_status {
+        assert_eq!((nargs, nresults), (1, 1));
+        let arg = unsafe { (*args).of.i32 };
+        let data = unsafe { packr_caller_data(caller) };
+        if !data.is_null() {
+            let (mut base, mut size) = (ptr::null_mut(), 0u64);
+            assert_eq!(unsafe { packr_caller_memory_data(caller, ptr::null(), &mut base, &mut size) }, PACKR_OK);
+            assert_eq!(size, 65536);
+            unsafe { *base = *(data as *const u8) };
+        }
+        if env as usize == 1 {
+            let inner = [packr_val { kind: PACKR_I32, of: packr_val_union { i32: arg } }];
+            return unsafe { packr_caller_call(caller, c"down".as_ptr(), inner.as_ptr(), 1, results, 1) };
+        }
+        unsafe { (*results).of.i32 = arg * 2 };
+        PACKR_OK
+    }
+
+    unsafe extern "C" fn fail(
+        env: *mut c_void,
+        caller: *mut packr_caller,
+        _args: *const packr_val,
+        _nargs: usize,
+        results: *mut packr_val,
+        _nresults: usize,
+    ) -> packr_status {
+        match env as usize {
+            0 => {
+                unsafe { packr_caller_set_error(caller, c"no such key \"x\"".as_ptr()) };
+                PACKR_ERR_NOT_FOUND
+            }
+            1 => PACKR_ERR_INVALID_ARGUMENT,
+            _ => {
+                // A result of the wrong kind.
+                unsafe { *results = packr_val { kind: PACKR_I64, of: packr_val_union { i64: 1 } } };
+                PACKR_OK
+            }
+        }
+    }
+
+    fn new_host() -> *mut packr_host {
+        let mut host = ptr::null_mut();
+        assert_eq!(unsafe { packr_host_new(&mut host) }, PACKR_OK);
+        host
+    }
+
+    fn define(host: *mut packr_host, name: &std::ffi::CStr, params: &[u32], results: &[u32], cb: packr_host_callback, env: usize, fin: packr_finalizer) -> packr_status {
+        unsafe {
+            packr_host_define_func(host, c"env".as_ptr(), name.as_ptr(), params.as_ptr(), params.len(), results.as_ptr(), results.len(), cb, env as *mut c_void, fin)
+        }
+    }
+
+    fn runtime_with(host: *const packr_host) -> (*mut packr_runtime, *mut packr_runtime) {
+        let (mut base, mut rt) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(unsafe { packr_runtime_new(&mut base) }, PACKR_OK);
+        assert_eq!(unsafe { packr_runtime_new_with_host(base, host, &mut rt) }, PACKR_OK, "{}", last_error());
+        (base, rt)
+    }
+
+    fn call1(instance: *mut packr_instance, name: &std::ffi::CStr, args: &[packr_val]) -> (packr_status, i32) {
+        let mut result = [packr_val::zero(99)];
+        let status = unsafe { packr_instance_call(instance, name.as_ptr(), args.as_ptr(), args.len(), result.as_mut_ptr(), 1) };
+        (status, unsafe { result[0].of.i32 })
+    }
+
+    fn i32v(v: i32) -> packr_val {
+        packr_val { kind: PACKR_I32, of: packr_val_union { i32: v } }
+    }
+
+    #[test]
+    fn callbacks_serve_imports_fail_with_their_message_and_finalize_once() {
+        let host = new_host();
+        let before = FINALIZED.load(Ordering::SeqCst);
+        assert_eq!(define(host, c"twice", &[PACKR_I32], &[PACKR_I32], Some(twice), 7, Some(count_finalizer)), PACKR_OK);
+        assert_eq!(define(host, c"fail", &[], &[PACKR_I32], Some(fail), 0, None), PACKR_OK);
+        // The same name again is refused, and the refused definition's finalizer runs now.
+        assert_eq!(define(host, c"twice", &[], &[], Some(twice), 7, Some(count_finalizer)), PACKR_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "env::twice is already defined in this host");
+        assert_eq!(FINALIZED.load(Ordering::SeqCst), before + 1);
+
+        let (base, rt) = runtime_with(host);
+        unsafe { packr_host_free(host) };
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, GUEST.as_ptr(), GUEST.len(), &mut module) }, PACKR_OK);
+        let mut plain = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(base, GUEST.as_ptr(), GUEST.len(), &mut plain) }, PACKR_OK);
+        let mut instance = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_instantiate(plain, &mut instance) }, PACKR_ERR_LINK);
+        assert!(last_error().contains("2 imports unmet: env::twice (not defined; the module expects func(i32) -> (i32)); env::fail"), "{}", last_error());
+
+        let data = 0xabu8;
+        assert_eq!(unsafe { packr_module_instantiate_with(module, ptr::null(), &data as *const u8 as *mut c_void, &mut instance) }, PACKR_OK);
+        unsafe { packr_runtime_free(rt) };
+        unsafe { packr_module_free(module) };
+        assert_eq!(call1(instance, c"use_twice", &[i32v(21)]), (PACKR_OK, 42));
+        let mut byte = 0u8;
+        assert_eq!(unsafe { crate::instance::packr_instance_memory_read(instance, ptr::null(), 0, &mut byte, 1) }, PACKR_OK);
+        assert_eq!(byte, 0xab, "the callback saw the instance's data and wrote through zero-copy memory");
+
+        assert_eq!(call1(instance, c"use_fail", &[]).0, PACKR_ERR_HOST);
+        let message = last_error();
+        assert_eq!(message.lines().next(), Some("host function env::fail failed: no such key \"x\""), "{message}");
+        assert!(message.contains("wasm backtrace"), "{message}");
+        assert_eq!(call1(instance, c"use_twice", &[i32v(1)]), (PACKR_OK, 2), "usable after a failing callback");
+        // Every handle but the instance is freed: the function is still callable, so not finalized.
+        assert_eq!(FINALIZED.load(Ordering::SeqCst), before + 1);
+        unsafe { packr_instance_free(instance) };
+        unsafe { packr_module_free(plain) };
+        unsafe { packr_runtime_free(base) };
+        assert_eq!(FINALIZED.load(Ordering::SeqCst), before + 2, "finalized once the last user went");
+    }
+
+    #[test]
+    fn failures_without_a_message_name_the_status_and_bad_results_fail() {
+        for (env, expected) in [
+            (1, "host function env::fail failed: PACKR_ERR_INVALID_ARGUMENT"),
+            (2, "host function env::fail failed: result 0 is i64, the signature wants i32"),
+        ] {
+            let host = new_host();
+            assert_eq!(define(host, c"twice", &[PACKR_I32], &[PACKR_I32], Some(twice), 0, None), PACKR_OK);
+            assert_eq!(define(host, c"fail", &[], &[PACKR_I32], Some(fail), env, None), PACKR_OK);
+            let (base, rt) = runtime_with(host);
+            let mut module = ptr::null_mut();
+            assert_eq!(unsafe { packr_module_load(rt, GUEST.as_ptr(), GUEST.len(), &mut module) }, PACKR_OK);
+            let mut instance = ptr::null_mut();
+            assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_OK);
+            assert_eq!(call1(instance, c"use_fail", &[]).0, PACKR_ERR_HOST);
+            assert_eq!(last_error().lines().next(), Some(expected));
+            unsafe {
+                packr_instance_free(instance);
+                packr_module_free(module);
+                packr_runtime_free(rt);
+                packr_runtime_free(base);
+                packr_host_free(host);
+            }
+        }
+    }
+
+    #[test]
+    fn callbacks_reenter_the_instance_through_the_caller() {
+        let host = new_host();
+        assert_eq!(define(host, c"twice", &[PACKR_I32], &[PACKR_I32], Some(twice), 1, None), PACKR_OK);
+        assert_eq!(define(host, c"fail", &[], &[PACKR_I32], Some(fail), 0, None), PACKR_OK);
+        let (base, rt) = runtime_with(host);
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, GUEST.as_ptr(), GUEST.len(), &mut module) }, PACKR_OK);
+        let mut instance = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_OK);
+        // down(n) -> twice -> down(n-1) -> ...: 2n+1 frames alternating guest and host (host
+        // frames count against the wasm stack limit; unoptimised test builds have large ones).
+        assert_eq!(call1(instance, c"down", &[i32v(30)]), (PACKR_OK, 30), "{}", last_error());
+        // Too deep: the stack limit is a trap, and every level's failure names the cause.
+        assert_eq!(call1(instance, c"down", &[i32v(100_000)]).0, PACKR_ERR_HOST);
+        assert!(last_error().starts_with("host function env::twice failed: host function env::twice failed: "), "{}", last_error());
+        assert!(last_error().contains("call stack exhausted"), "{}", last_error());
+        assert_eq!(call1(instance, c"down", &[i32v(3)]), (PACKR_OK, 3), "usable after");
+        unsafe {
+            packr_instance_free(instance);
+            packr_module_free(module);
+            packr_runtime_free(rt);
+            packr_runtime_free(base);
+            packr_host_free(host);
+        }
+    }
+
+    #[test]
+    fn definitions_are_checked_and_unknown_imports_can_trap() {
+        let host = new_host();
+        assert_eq!(define(host, c"f", &[PACKR_FUNCREF], &[], Some(twice), 0, None), PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "parameter 0 of env::f is funcref, which packr values cannot carry");
+        assert_eq!(define(host, c"f", &[], &[99], Some(twice), 0, None), PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "result 0 of env::f is unknown kind 99, which packr values cannot carry");
+        assert_eq!(define(host, c"f", &[], &[], None, 0, None), PACKR_ERR_NULL_POINTER);
+        assert_eq!(last_error(), "`callback` is NULL");
+        assert_eq!(define(ptr::null_mut(), c"f", &[], &[], Some(twice), 0, None), PACKR_ERR_NULL_POINTER);
+        let bad = unsafe {
+            packr_host_define_func(host, c"\xff".as_ptr(), c"f".as_ptr(), ptr::null(), 0, ptr::null(), 0, Some(twice), ptr::null_mut(), None)
+        };
+        assert_eq!(bad, PACKR_ERR_INVALID_ARGUMENT);
+        assert_eq!(unsafe { packr_host_new(ptr::null_mut()) }, PACKR_ERR_NULL_POINTER);
+
+        // Only `fail` is defined: `twice` is satisfied by a trapping function.
+        assert_eq!(define(host, c"fail", &[], &[PACKR_I32], Some(fail), 0, None), PACKR_OK);
+        assert_eq!(unsafe { packr_host_set_unknown_imports_trap(host, true) }, PACKR_OK);
+        assert_eq!(unsafe { packr_host_set_unknown_imports_trap(ptr::null_mut(), true) }, PACKR_ERR_NULL_POINTER);
+        let (base, rt) = runtime_with(host);
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, GUEST.as_ptr(), GUEST.len(), &mut module) }, PACKR_OK);
+        let mut instance = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_OK, "{}", last_error());
+        assert_eq!(call1(instance, c"use_twice", &[i32v(1)]).0, PACKR_ERR_TRAP);
+        assert!(last_error().contains("env::twice"), "{}", last_error());
+        assert_eq!(call1(instance, c"use_fail", &[]).0, PACKR_ERR_HOST);
+        let mut out = ptr::null_mut();
+        assert_eq!(unsafe { packr_runtime_new_with_host(base, ptr::null(), &mut out) }, PACKR_ERR_NULL_POINTER);
+        assert!(out.is_null());
+        unsafe {
+            packr_instance_free(instance);
+            packr_module_free(module);
+            packr_runtime_free(rt);
+            packr_runtime_free(base);
+            packr_host_free(host);
+            packr_host_free(ptr::null_mut());
+        }
+    }
+
+    /// `env::twice` that calls `packr_instance_call` on its own instance (through the data).
+    unsafe extern "C" fn reenter_by_handle(
+        _env: *mut c_void,
+        caller: *mut packr_caller,
+        _args: *const packr_val,
+        _nargs: usize,
+        results: *mut packr_val,
+        _nresults: usize,
+    ) -> packr_status {
+        let instance = unsafe { *(packr_caller_data(caller) as *const *mut packr_instance) };
+        let mut inner = [packr_val::zero(PACKR_I32)];
+        let status = unsafe { packr_instance_call(instance, c"use_fail".as_ptr(), ptr::null(), 0, inner.as_mut_ptr(), 1) };
+        unsafe { (*results).of.i32 = status };
+        PACKR_OK
+    }
+
+    #[test]
+    fn the_instance_itself_is_busy_inside_its_callback() {
+        let host = new_host();
+        assert_eq!(define(host, c"twice", &[PACKR_I32], &[PACKR_I32], Some(reenter_by_handle), 0, None), PACKR_OK);
+        assert_eq!(define(host, c"fail", &[], &[PACKR_I32], Some(fail), 0, None), PACKR_OK);
+        let (base, rt) = runtime_with(host);
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, GUEST.as_ptr(), GUEST.len(), &mut module) }, PACKR_OK);
+        let mut slot: *mut packr_instance = ptr::null_mut();
+        let mut instance = ptr::null_mut();
+        let data = &mut slot as *mut *mut packr_instance as *mut c_void;
+        assert_eq!(unsafe { packr_module_instantiate_with(module, ptr::null(), data, &mut instance) }, PACKR_OK);
+        slot = instance;
+        assert_eq!(unsafe { crate::instance::packr_instance_data(instance) }, data);
+        assert_eq!(call1(slot, c"use_twice", &[i32v(0)]), (PACKR_OK, PACKR_ERR_BUSY));
+        unsafe {
+            packr_instance_free(instance);
+            packr_module_free(module);
+            packr_runtime_free(rt);
+            packr_runtime_free(base);
+            packr_host_free(host);
+        }
+    }
+}

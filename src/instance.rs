@@ -604,4 +604,39 @@ mod tests {
         assert_eq!((sig.nparams, sig.nresults), (4, 2));
         assert_eq!(unsafe { packr_instance_func_signature(instance, c"memory".as_ptr(), &mut sig) }, PACKR_ERR_TYPE_MISMATCH);
     }
+
+    #[test]
+    fn globals_read_and_write_by_kind() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, r#"(module
+            (global (export "pi") f64 (f64.const 3.5))
+            (global (export "v") (mut v128) (v128.const i64x2 1 2))
+            (global (export "r") (mut funcref) (ref.null func))
+            (func (export "f")))"#);
+        let instance = host.instantiate(module);
+        let mut value = packr_val::zero(99);
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"pi".as_ptr(), &mut value) }, PACKR_OK);
+        assert_eq!((value.kind, unsafe { value.of.f64 }), (PACKR_F64, 3.5));
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"v".as_ptr(), &mut value) }, PACKR_OK);
+        assert_eq!(value.kind, crate::val::PACKR_V128);
+        assert_eq!(unsafe { value.of.v128 }[..9], [1, 0, 0, 0, 0, 0, 0, 0, 2]);
+        let mut bytes = [0u8; 16];
+        bytes[15] = 0xff;
+        let new = packr_val { kind: crate::val::PACKR_V128, of: packr_val_union { v128: bytes } };
+        assert_eq!(unsafe { packr_instance_global_set(instance, c"v".as_ptr(), &new) }, PACKR_OK);
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"v".as_ptr(), &mut value) }, PACKR_OK);
+        assert_eq!(unsafe { value.of.v128 }, bytes);
+        let before = value;
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"r".as_ptr(), &mut value) }, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "global `r` holds a reference, which packr values cannot carry");
+        assert_eq!(unsafe { value.of.v128 }, unsafe { before.of.v128 }, "untouched on failure");
+        assert_eq!(unsafe { packr_instance_global_set(instance, c"pi".as_ptr(), &new) }, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "global `pi` is immutable");
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"f".as_ptr(), &mut value) }, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"nope".as_ptr(), &mut value) }, PACKR_ERR_NOT_FOUND);
+        assert_eq!(unsafe { packr_instance_global_get(instance, c"pi".as_ptr(), ptr::null_mut()) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(unsafe { packr_instance_global_set(instance, c"v".as_ptr(), ptr::null()) }, PACKR_ERR_NULL_POINTER);
+        assert_eq!(last_error(), "`value` is NULL");
+    }
 }
