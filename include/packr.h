@@ -25,6 +25,10 @@
  * Made by packr for each host call and valid only until the callback returns; never
  * stored, freed or used on another thread by the host. Every `packr_caller_*` function
  * takes it; NULL gives `PACKR_ERR_NULL_POINTER` (or NULL from `packr_caller_data`).
+ *
+ * When a `packr_caller_*` call fails, its message also becomes the callback's message (as
+ * if by `packr_caller_set_error`, which may still replace it): a callback that returns the
+ * failing status makes the outer call fail with `PACKR_ERR_HOST` naming the cause.
  */
 typedef struct packr_caller packr_caller;
 
@@ -678,9 +682,6 @@ packr_status packr_caller_memory_data(struct packr_caller *caller, const char *m
  * instance from inside its callback stays `PACKR_ERR_BUSY`: use this instead.)
  *
  * A failure returns its status to the callback, with the message in `packr_last_error`.
- * The failure's message also becomes the callback's message (as if by
- * `packr_caller_set_error`, which may still replace it), so a callback that returns the
- * status makes the outer call fail with `PACKR_ERR_HOST` and the inner failure's words.
  *
  * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT`;
  * `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_TRAP`; `PACKR_ERR_HOST`.
@@ -1047,7 +1048,7 @@ packr_status packr_module_func(const struct packr_module *module, const char *ex
  *
  * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
  */
-packr_status packr_func_signature(const struct packr_func *func, struct packr_func_signature *signature_out);
+packr_status packr_func_get_signature(const struct packr_func *func, struct packr_func_signature *signature_out);
 
 /**
  * Frees a func handle.

@@ -17,6 +17,10 @@ use crate::val::packr_val;
 /// Made by packr for each host call and valid only until the callback returns; never
 /// stored, freed or used on another thread by the host. Every `packr_caller_*` function
 /// takes it; NULL gives `PACKR_ERR_NULL_POINTER` (or NULL from `packr_caller_data`).
+///
+/// When a `packr_caller_*` call fails, its message also becomes the callback's message (as
+/// if by `packr_caller_set_error`, which may still replace it): a callback that returns the
+/// failing status makes the outer call fail with `PACKR_ERR_HOST` naming the cause.
 pub struct packr_caller {
     /// The wasmtime caller, lifetime erased: valid for the callback's duration only.
     caller: *mut Caller<'static, StoreData>,
@@ -68,6 +72,17 @@ impl packr_caller {
     }
 }
 
+/// Runs `body` on the caller behind the boundary guard. A failure's message also becomes the
+/// callback's message (as if by `packr_caller_set_error`), so a callback that returns the
+/// failing status reports the cause in its own `PACKR_ERR_HOST`.
+fn with_caller(caller: *mut packr_caller, body: impl FnOnce(&mut packr_caller) -> Result<()>) -> packr_status {
+    guard(|| {
+        // SAFETY: a non-NULL `caller` is the one packr passed to the running callback.
+        let caller = unsafe { arg_mut(caller, "caller") }?;
+        body(caller).inspect_err(|e| caller.error = Some(e.message.clone()))
+    })
+}
+
 /// The host data of the calling instance: the `data` given to
 /// `packr_module_instantiate_with` (NULL for `packr_module_instantiate`), or NULL if
 /// `caller` is NULL.
@@ -92,8 +107,7 @@ pub unsafe extern "C" fn packr_caller_memory_size(
     memory_name: *const c_char,
     size_out: *mut u64,
 ) -> packr_status {
-    guard(|| {
-        let caller = unsafe { arg_mut(caller, "caller") }?;
+    with_caller(caller, |caller| {
         let name = unsafe { memory::name_arg(memory_name) }?;
         let out = Out::new(size_out, "size_out")?;
         let memory = caller.memory(name)?;
@@ -116,8 +130,7 @@ pub unsafe extern "C" fn packr_caller_memory_read(
     buf: *mut u8,
     len: usize,
 ) -> packr_status {
-    guard(|| {
-        let caller = unsafe { arg_mut(caller, "caller") }?;
+    with_caller(caller, |caller| {
         let name = unsafe { memory::name_arg(memory_name) }?;
         let buf = unsafe { slice_mut(buf, len, "buf") }?;
         let memory = caller.memory(name)?;
@@ -138,8 +151,7 @@ pub unsafe extern "C" fn packr_caller_memory_write(
     buf: *const u8,
     len: usize,
 ) -> packr_status {
-    guard(|| {
-        let caller = unsafe { arg_mut(caller, "caller") }?;
+    with_caller(caller, |caller| {
         let name = unsafe { memory::name_arg(memory_name) }?;
         let buf = unsafe { slice(buf, len, "buf") }?;
         let memory = caller.memory(name)?;
@@ -163,8 +175,7 @@ pub unsafe extern "C" fn packr_caller_memory_data(
     data_out: *mut *mut u8,
     size_out: *mut u64,
 ) -> packr_status {
-    guard(|| {
-        let caller = unsafe { arg_mut(caller, "caller") }?;
+    with_caller(caller, |caller| {
         let name = unsafe { memory::name_arg(memory_name) }?;
         let (data, size) = (Out::new(data_out, "data_out")?, Out::new(size_out, "size_out")?);
         let memory = caller.memory(name)?;
@@ -182,9 +193,6 @@ pub unsafe extern "C" fn packr_caller_memory_data(
 /// instance from inside its callback stays `PACKR_ERR_BUSY`: use this instead.)
 ///
 /// A failure returns its status to the callback, with the message in `packr_last_error`.
-/// The failure's message also becomes the callback's message (as if by
-/// `packr_caller_set_error`, which may still replace it), so a callback that returns the
-/// status makes the outer call fail with `PACKR_ERR_HOST` and the inner failure's words.
 ///
 /// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT`;
 /// `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_TRAP`; `PACKR_ERR_HOST`.
@@ -197,14 +205,11 @@ pub unsafe extern "C" fn packr_caller_call(
     results: *mut packr_val,
     nresults: usize,
 ) -> packr_status {
-    guard(|| {
-        let caller = unsafe { arg_mut(caller, "caller") }?;
+    with_caller(caller, |caller| {
         let name = unsafe { utf8(export_name, "export_name") }?;
         let args = unsafe { slice(args, nargs, "args") }?;
         let results = unsafe { slice_mut(results, nresults, "results") }?;
-        // A callback that returns this failure's status without a message of its own
-        // reports this failure's message.
-        caller.call(name, args, results).inspect_err(|e| caller.error = Some(e.message.clone()))
+        caller.call(name, args, results)
     })
 }
 

@@ -86,7 +86,7 @@ pub unsafe extern "C" fn packr_module_func(
 ///
 /// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn packr_func_signature(func: *const packr_func, signature_out: *mut packr_func_signature) -> packr_status {
+pub unsafe extern "C" fn packr_func_get_signature(func: *const packr_func, signature_out: *mut packr_func_signature) -> packr_status {
     guard(|| {
         let func = unsafe { arg(func, "func") }?;
         let out = Out::new(signature_out, "signature_out")?;
@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(out[0].kind, 99, "results untouched");
 
         let mut sig = packr_func_signature { params: ptr::null(), nparams: 0, results: ptr::null(), nresults: 0 };
-        assert_eq!(unsafe { packr_func_signature(add, &mut sig) }, PACKR_OK);
+        assert_eq!(unsafe { packr_func_get_signature(add, &mut sig) }, PACKR_OK);
         assert_eq!((sig.nparams, sig.nresults), (2, 1));
         unsafe { packr_func_free(add) };
         unsafe { packr_func_free(ptr::null_mut()) };

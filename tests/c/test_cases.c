@@ -1,6 +1,7 @@
 /* Runs the shared case table (tests/cases/cases.tsv) through the C ABI. Every binding runs
  * the same table, so none can drift from the core. Usage: test_cases <cases-dir> */
 #include "harness.h"
+#include "case_host.h"
 
 #include <math.h>
 
@@ -8,7 +9,8 @@ enum { MAX_VALS = 8, COLUMNS = 9 };
 
 static int kind_of(const char *name, packr_valkind *kind) {
     static const struct { const char *name; packr_valkind kind; } kinds[] = {
-        {"i32", PACKR_I32}, {"i64", PACKR_I64}, {"f32", PACKR_F32}, {"f64", PACKR_F64}, {"bad", 99}};
+        {"i32", PACKR_I32}, {"i64", PACKR_I64}, {"f32", PACKR_F32}, {"f64", PACKR_F64},
+        {"v128", PACKR_V128}, {"bad", 99}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strcmp(name, kinds[i].name) == 0) {
             *kind = kinds[i].kind;
@@ -32,6 +34,13 @@ static int parse_vals(char *text, packr_val *vals) {
         case PACKR_F32: vals[n].of.f32 = strtof(v, NULL); break;
         case PACKR_F64: vals[n].of.f64 = strtod(v, NULL); break;
         case PACKR_I32: vals[n].of.i32 = (int32_t)strtol(v, NULL, 10); break;
+        case PACKR_V128:
+            if (strlen(v) != 32) return -1;
+            for (int i = 0; i < 16; i++) {
+                char hex[3] = {v[2 * i], v[2 * i + 1], '\0'};
+                vals[n].of.v128[i] = (uint8_t)strtoul(hex, NULL, 16);
+            }
+            break;
         default: vals[n].of.i64 = strtoll(v, NULL, 10); break;
         }
         n++;
@@ -45,7 +54,8 @@ static int same_val(packr_val a, packr_val b) {
     case PACKR_I32: return a.of.i32 == b.of.i32;
     case PACKR_I64: return a.of.i64 == b.of.i64;
     case PACKR_F32: return a.of.f32 == b.of.f32;
-    default: return a.of.f64 == b.of.f64;
+    case PACKR_F64: return a.of.f64 == b.of.f64;
+    default: return memcmp(a.of.v128, b.of.v128, 16) == 0;
     }
 }
 
@@ -83,16 +93,27 @@ static int run_case(const char *dir, char **f) {
     snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t len = 0;
     unsigned char *bytes = harness_read_file(path, &len);
-    packr_runtime *runtime = NULL;
+    int with_host = strcmp(op, "hostcall") == 0 || strcmp(op, "instantiate_host") == 0;
+    int calls = strcmp(op, "call") == 0 || strcmp(op, "hostcall") == 0;
+    int global = strncmp(op, "global_", 7) == 0;
+    packr_runtime *base = NULL, *runtime = NULL;
     packr_module *module = NULL;
     packr_instance *instance = NULL;
-    packr_status got = packr_runtime_new(&runtime);
+    for (size_t i = 0; i < nresults; i++) results[i].kind = 1000;
+    packr_status got = packr_runtime_new(&base);
+    if (got == PACKR_OK && with_host) {
+        packr_host *host = case_host_new();
+        got = host == NULL ? PACKR_ERR_PANIC : packr_runtime_new_with_host(base, host, &runtime);
+        packr_host_free(host);
+    } else {
+        runtime = base;
+        base = NULL;
+    }
     if (got == PACKR_OK) got = packr_module_load(runtime, bytes, len, &module);
     if (got == PACKR_OK && strcmp(op, "load") != 0) got = packr_module_instantiate(module, &instance);
-    if (got == PACKR_OK && strcmp(op, "call") == 0) {
-        for (size_t i = 0; i < nresults; i++) results[i].kind = 1000;
-        got = packr_instance_call(instance, export_name, args, (size_t)nargs, results, nresults);
-    }
+    if (got == PACKR_OK && calls) got = packr_instance_call(instance, export_name, args, (size_t)nargs, results, nresults);
+    if (got == PACKR_OK && strcmp(op, "global_set") == 0) got = packr_instance_global_set(instance, export_name, &args[0]);
+    if (got == PACKR_OK && global) got = packr_instance_global_get(instance, export_name, &results[0]);
 
     int ok = got == want;
     if (!ok) {
@@ -101,7 +122,7 @@ static int run_case(const char *dir, char **f) {
     } else if (want != PACKR_OK && strcmp(f[8], "-") != 0 && strstr(packr_last_error(), f[8]) == NULL) {
         fprintf(stderr, "case %s: message \"%s\" lacks \"%s\"\n", name, packr_last_error(), f[8]);
         ok = 0;
-    } else if (want == PACKR_OK && strcmp(op, "call") == 0) {
+    } else if (want == PACKR_OK && (calls || global)) {
         for (int i = 0; i < nexpected; i++) {
             if (!same_val(results[i], expected[i])) {
                 fprintf(stderr, "case %s: result %d differs\n", name, i);
@@ -112,6 +133,7 @@ static int run_case(const char *dir, char **f) {
     packr_instance_free(instance);
     packr_module_free(module);
     packr_runtime_free(runtime);
+    packr_runtime_free(base);
     free(bytes);
     return ok;
 }
@@ -139,6 +161,6 @@ int main(int argc, char **argv) {
         CHECK(run_case(dir, fields));
     }
     fclose(table);
-    CHECK(rows >= 20);
+    CHECK(rows >= 37);
     return harness_finish("test_cases");
 }
