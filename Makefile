@@ -12,7 +12,7 @@ LINK    := -L$(LIBDIR) -lpackr -Wl,-rpath,$(LIBDIR) -lpthread -lm
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --sigill-diagnostics=no \
             --suppressions=$(CURDIR)/tests/valgrind.supp
-C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads
+C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads $(BUILD)/test_host
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
@@ -65,7 +65,7 @@ test-header-alone: | $(BUILD)
 	cp $(BUILD)/header_alone.c $(BUILD)/header_alone.cpp
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude $(BUILD)/header_alone.cpp -c -o $(BUILD)/header_alone_cpp.o
 
-$(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h include/packr.h | $(BUILD)
+$(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h tests/c/case_host.h include/packr.h | $(BUILD)
 	$(CC) $(CWARN) -g -Iinclude $< $(LINK) -o $@
 
 # Every C test runs under valgrind: no leaks, no invalid access. The address-space test
