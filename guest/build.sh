@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # guest/build.sh - build build/guest/sqlite.wasm: the SQLite amalgamation plus
-# guest/glue.c compiled to a wasm32 library module with NO imports.
+# guest/glue.c compiled to a wasm32 library module with NO imports; and the small
+# guests beside it (build/guest/calls.wasm, calls_extism.wasm from guest/calls.c).
 #
 # Needs: cargo (to fetch the libsqlite3-sys crate, which ships the amalgamation),
 # Debian's clang + lld + wasi-libc + libclang-rt-14-dev-wasm32 (scripts/deps.sh
@@ -20,6 +21,29 @@ SQLITE_CRATE_VERSION="0.30.1" # keep in sync with guest/fetch/Cargo.toml (SQLite
 
 log() { echo "guest/build.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# --- 0. toolchain ---------------------------------------------------------------
+CLANG="${CLANG:-}"
+if [[ -z "$CLANG" ]]; then
+    if command -v clang-14 >/dev/null; then CLANG=clang-14; else CLANG=clang; fi
+fi
+command -v "$CLANG" >/dev/null || die "$CLANG not found (run scripts/deps.sh)"
+command -v python3 >/dev/null || die "python3 not found"
+mkdir -p "$OUT_DIR"
+
+# --- 0b. the call benchmarks' guest: no libc, one import ---------------------------
+build_calls() { # OUT HOST_MODULE
+    local out="$OUT_DIR/$1"
+    if [[ -z "${FORCE:-}" && -f "$out" && ! "$GUEST_DIR/calls.c" -nt "$out" && ! "$GUEST_DIR/build.sh" -nt "$out" ]]; then
+        return 0
+    fi
+    "$CLANG" --target=wasm32 -O2 -nostdlib -Wall -Wextra -Werror -DHOST_MODULE="\"$2\"" \
+        -Wl,--no-entry -Wl,--strip-all "$GUEST_DIR/calls.c" -o "$out.tmp.$$"
+    mv -f "$out.tmp.$$" "$out"
+    log "built ${out#"$ROOT"/} ($(wc -c <"$out") bytes)"
+}
+build_calls calls.wasm bench
+build_calls calls_extism.wasm extism:host/user
 
 # --- 1. the SQLite amalgamation, via cargo ---------------------------------
 find_sqlite_dir() {
@@ -54,14 +78,7 @@ if [[ -z "${FORCE:-}" && -f "$OUT" ]]; then
     fi
 fi
 
-# --- 3. toolchain --------------------------------------------------------------
-CLANG="${CLANG:-}"
-if [[ -z "$CLANG" ]]; then
-    if command -v clang-14 >/dev/null; then CLANG=clang-14; else CLANG=clang; fi
-fi
-command -v "$CLANG" >/dev/null || die "$CLANG not found (run scripts/deps.sh)"
-command -v python3 >/dev/null || die "python3 not found"
-
+# --- 3. the sysroot ------------------------------------------------------------------
 # Debian's wasi-libc puts headers in /usr/include/wasm32-wasi and libraries in
 # /usr/lib/wasm32-wasi, which Debian's clang finds for --target=wasm32-wasi.
 # Other layouts use a single sysroot directory: honour WASI_SYSROOT, or look for

@@ -51,7 +51,7 @@ impl packr_func {
                 ),
             ));
         }
-        instance.call_export(self.export(), args, results)
+        instance.call_export(self.position, args, results)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::{
 };
 use crate::store::StoreData;
 use crate::types::Signature;
-use crate::val::{is_carried, kind_name, packr_val, packr_valkind};
+use crate::val::{is_carried, kind_name, packr_val, packr_val_union, packr_valkind};
 
 /// A host function's implementation, called each time a guest calls the import it serves.
 ///
@@ -97,10 +97,10 @@ impl HostFunc {
         with_slots::<packr_val, _>(np + nr, |slots| {
             for ((slot, kind), raw) in slots.iter_mut().zip(params).zip(space.iter()) {
                 // SAFETY: wasmtime passes the arguments initialised, in the first slots.
-                slot.write(packr_val::from_raw(*kind, unsafe { raw.assume_init_ref() }));
+                packr_val::write_to(slot, *kind, packr_val::raw_payload(*kind, unsafe { raw.assume_init_ref() }));
             }
             for (slot, kind) in slots[np..].iter_mut().zip(kinds) {
-                slot.write(packr_val::zero(*kind));
+                packr_val::write_to(slot, *kind, packr_val_union { v128: [0; 16] });
             }
             // SAFETY: every slot was written just above.
             let vals = unsafe { &mut *(slots as *mut [MaybeUninit<packr_val>] as *mut [packr_val]) };

@@ -1,23 +1,27 @@
 //! Instances: a store, its memories and globals, and calls into the guest.
 
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::Arc;
 
-use wasmtime::{Extern, Memory, Store};
+use wasmtime::{Extern, Func, Memory, Store};
 
 use crate::boundary::{arg, guard, guard_value, slice, slice_mut, utf8, ArcHandle, BoxHandle, Out};
 use crate::call::call_checked_raw;
+use crate::exclusive::{Claim, Exclusive};
 use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_BUSY, PACKR_ERR_NOT_FOUND, PACKR_ERR_TYPE_MISMATCH};
 use crate::instance_config::{packr_instance_config, InstanceSettings};
 use crate::memory;
 use crate::module::packr_module;
 use crate::store::{new_store, HostData, StoreData};
-use crate::types::{packr_func_signature, Export};
+use crate::types::packr_func_signature;
 use crate::val::{kind_name, packr_val};
 
 struct Live {
     store: Store<StoreData>,
     instance: wasmtime::Instance,
+    /// Function exports already looked up, by position in the export table: wasmtime's
+    /// lookup registers a new handle in the store each time, so calls look up once.
+    funcs: Vec<Option<Func>>,
 }
 
 /// A live instance: its own store, memories and globals, made by `packr_module_instantiate`
@@ -34,7 +38,7 @@ struct Live {
 pub struct packr_instance {
     pub(crate) module: Arc<packr_module>,
     data: HostData,
-    live: Mutex<Live>,
+    live: Exclusive<Live>,
 }
 
 impl BoxHandle for packr_instance {}
@@ -46,35 +50,41 @@ impl packr_instance {
         let exports = Arc::clone(&module.compiled.exports);
         let mut store = new_store(&module.runtime.engine, StoreData { data, exports });
         let instance = pre.instantiate(&mut store).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))?;
-        Ok(packr_instance { module, data, live: Mutex::new(Live { store, instance }) })
+        Ok(packr_instance { module, data, live: Exclusive::new(Live { store, instance, funcs: Vec::new() }) })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Live>> {
-        match self.live.try_lock() {
-            Ok(live) => Ok(live),
-            Err(TryLockError::WouldBlock) => {
-                Err(Error::new(PACKR_ERR_BUSY, "the instance is in use by another call"))
-            }
-            // A panic unwound through a call; the store itself is still consistent.
-            Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
-        }
-    }
-
-    /// Calls the function export `export` (of this instance's module) with checked values.
     #[inline]
-    pub(crate) fn call_export(&self, export: &Export, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
+    fn lock(&self) -> Result<Claim<'_, Live>> {
+        self.live.try_claim().ok_or_else(busy)
+    }
+
+    /// Calls the function export at `position` in this instance's export table.
+    #[inline]
+    pub(crate) fn call_export(&self, position: usize, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
+        let exports = &self.module.compiled.exports;
+        let export = &exports.list()[position];
         let signature = export.callable()?;
         signature.check_call(export.name(), args, results.len())?;
         let mut live = self.lock()?;
-        let Live { store, instance } = &mut *live;
-        let Some(Extern::Func(func)) = instance.get_module_export(&mut *store, &export.index) else {
-            return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no function named `{}`", export.name())));
+        let Live { store, instance, funcs } = &mut *live;
+        let func = match funcs.get(position) {
+            Some(Some(func)) => *func,
+            _ => {
+                let Some(Extern::Func(func)) = instance.get_module_export(&mut *store, &export.index) else {
+                    return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no function named `{}`", export.name())));
+                };
+                if funcs.len() <= position {
+                    funcs.resize(exports.list().len(), None);
+                }
+                funcs[position] = Some(func);
+                func
+            }
         };
         call_checked_raw(store, &func, signature, args, results)
     }
 
     pub(crate) fn call(&self, name: &str, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
-        self.call_export(self.module.compiled.exports.get(name)?, args, results)
+        self.call_export(self.module.compiled.exports.position(name)?, args, results)
     }
 
     /// Runs `body` with the named memory.
@@ -82,7 +92,7 @@ impl packr_instance {
         let export = self.module.compiled.exports.get(name)?;
         export.expect_memory()?;
         let mut live = self.lock()?;
-        let Live { store, instance } = &mut *live;
+        let Live { store, instance, .. } = &mut *live;
         let Some(Extern::Memory(memory)) = instance.get_module_export(&mut *store, &export.index) else {
             return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no memory named `{name}`")));
         };
@@ -93,7 +103,7 @@ impl packr_instance {
         let export = self.module.compiled.exports.get(name)?;
         export.global()?;
         let mut live = self.lock()?;
-        let Live { store, instance } = &mut *live;
+        let Live { store, instance, .. } = &mut *live;
         let Some(Extern::Global(global)) = instance.get_module_export(&mut *store, &export.index) else {
             return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no global named `{name}`")));
         };
@@ -116,12 +126,17 @@ impl packr_instance {
             )
         })?;
         let mut live = self.lock()?;
-        let Live { store, instance } = &mut *live;
+        let Live { store, instance, .. } = &mut *live;
         let Some(Extern::Global(global)) = instance.get_module_export(&mut *store, &export.index) else {
             return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no global named `{name}`")));
         };
         global.set(&mut *store, value).map_err(|e| Error::new(PACKR_ERR_TYPE_MISMATCH, format!("cannot set global `{name}`: {e}")))
     }
+}
+
+#[cold]
+fn busy() -> Error {
+    Error::new(PACKR_ERR_BUSY, "the instance is in use by another call")
 }
 
 fn uncarried_global(name: &str) -> Error {
@@ -542,7 +557,7 @@ mod tests {
         let rt = host.runtime();
         let module = host.load(rt, COUNTER);
         let instance = host.instantiate(module);
-        let held = unsafe { &*instance }.live.lock().unwrap();
+        let held = unsafe { &*instance }.live.try_claim().unwrap();
         let from_other_thread = std::thread::scope(|s| {
             let ptr = instance as usize;
             s.spawn(move || {

@@ -28,6 +28,7 @@ pub mod types;
 mod store;
 mod memory;
 mod call;
+mod exclusive;
 pub mod config;
 pub mod host;
 pub mod caller;

@@ -111,37 +111,67 @@ impl Default for packr_val {
 }
 
 impl packr_val {
-    /// A zero of `kind`, the shape results are pre-filled with before a host callback runs.
+    /// A zero of `kind`.
+    #[cfg(test)]
     pub(crate) fn zero(kind: packr_valkind) -> Self {
         packr_val { kind, of: packr_val_union { v128: [0; 16] } }
     }
 
     /// Checks that this `what` (an "argument" or "result") at `position` is of `expected` kind.
+    #[inline]
     pub(crate) fn check(&self, expected: packr_valkind, what: &str, position: usize) -> Result<()> {
-        if self.kind == expected {
-            return Ok(());
-        }
-        Err(Error::new(
+        if self.kind == expected { Ok(()) } else { Err(self.mismatch(expected, what, position)) }
+    }
+
+    #[cold]
+    fn mismatch(&self, expected: packr_valkind, what: &str, position: usize) -> Error {
+        Error::new(
             PACKR_ERR_TYPE_MISMATCH,
             format!("{what} {position} is {}, the signature wants {}", kind_name(self.kind), kind_name(expected)),
-        ))
+        )
     }
 
     /// The raw wasm value. The caller has checked `kind` against the signature, which only
     /// holds carried kinds.
     #[inline]
-    pub(crate) fn to_raw(self) -> ValRaw {
+    pub(crate) fn to_raw(&self) -> ValRaw {
         // SAFETY: every bit pattern of these plain members is valid, and `kind` names the
-        // member the host set.
+        // member the host set (only that member is read: a wider load after the host's
+        // narrower store would also stall the pipeline).
         unsafe {
             match self.kind {
-                PACKR_I32 => ValRaw::i32(self.of.i32),
-                PACKR_I64 => ValRaw::i64(self.of.i64),
-                PACKR_F32 => ValRaw::f32(self.of.f32.to_bits()),
-                PACKR_F64 => ValRaw::f64(self.of.f64.to_bits()),
-                _ => ValRaw::v128(u128::from_le_bytes(self.of.v128)),
+                PACKR_I32 | PACKR_F32 => ValRaw::u32(self.of.i32 as u32),
+                PACKR_V128 => ValRaw::v128(u128::from_le_bytes(self.of.v128)),
+                _ => ValRaw::i64(self.of.i64),
             }
         }
+    }
+
+    /// Writes `kind` and `of` into `slot` field by field: building the value elsewhere and
+    /// copying it in makes the compiler move it through a stack temporary whose overlapping
+    /// loads and stores stall (measured: a third of a host call's cost).
+    #[inline]
+    pub(crate) fn write_to(slot: &mut std::mem::MaybeUninit<packr_val>, kind: packr_valkind, of: packr_val_union) {
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` points to writable memory for a `packr_val`; each field is written once.
+        unsafe {
+            (&raw mut (*p).kind).write(kind);
+            (&raw mut (*p).of).write(of);
+        }
+    }
+
+    /// The payload of a raw wasm value of a carried `kind`.
+    #[inline]
+    pub(crate) fn raw_payload(kind: packr_valkind, raw: &ValRaw) -> packr_val_union {
+        if kind == PACKR_V128 {
+            return packr_val_union { v128: raw.get_v128().to_le_bytes() };
+        }
+        if cfg!(target_endian = "little") {
+            // The four numbers share one 64-bit little-endian slot in both unions (32-bit ones
+            // zero-extended in `ValRaw`), so one load serves every kind without a branch.
+            return packr_val_union { i64: raw.get_i64() };
+        }
+        packr_val::from_raw(kind, raw).of
     }
 
     /// The value of a raw wasm value of a carried `kind`.

@@ -34,6 +34,7 @@ typedef struct bench_args {
     size_t threads;
     size_t live;
     const char *mode;
+    bool quick;
 } bench_args;
 
 /* What a driver plugs in. `spawn` creates, calls and drops one instance; `live_new` creates
@@ -77,12 +78,13 @@ static inline size_t bench_number(const char *prog, const char *flag, const char
 /* `modes` is a NULL-terminated list; the first is the default. */
 static inline bench_args bench_parse(int argc, char **argv, const char *const *modes) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    bench_args a = {"build/guest/sqlite.wasm", 10000, cpus > 0 ? (size_t)cpus : 1, 1000, modes[0]};
+    bench_args a = {"build/guest/sqlite.wasm", 10000, cpus > 0 ? (size_t)cpus : 1, 1000, modes[0], false};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (strcmp(flag, "--quick") == 0) {
             a.spawns = 300;
             a.live = 50;
+            a.quick = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -255,6 +257,79 @@ static inline void bench_measure(const char *system, const bench_args *a, double
     free(workers);
     free(tids);
     free(samples);
+}
+
+/*
+ * The calls mode (bench/README.md): per-call costs on one live instance of
+ * build/guest/calls.wasm. A driver supplies up to four measured operations; a NULL one is
+ * reported as null.
+ */
+#define BENCH_CALL_BATCHES 5
+#define BENCH_CALL_WARMUP 1000
+
+typedef struct bench_calls {
+    void *ctx;
+    /* add(1, 2): returns what the guest returned (checked to be 3). */
+    int32_t (*call)(void *ctx);
+    int32_t (*call_fast)(void *ctx);
+    /* host_loop(n): returns what the guest returned (checked to be n). */
+    int32_t (*host_loop)(void *ctx, int32_t n);
+    int32_t (*host_loop_fast)(void *ctx, int32_t n);
+} bench_calls;
+
+/* Median over batches of the per-call time of `call`, in ns. */
+static inline double bench_time_call(int32_t (*call)(void *), void *ctx, size_t batch) {
+    double per_call[BENCH_CALL_BATCHES];
+    for (size_t i = 0; i < BENCH_CALL_WARMUP; i++) {
+        if (call(ctx) != 3) bench_die("add(1, 2) did not return 3");
+    }
+    for (int b = 0; b < BENCH_CALL_BATCHES; b++) {
+        double t = bench_now_s();
+        for (size_t i = 0; i < batch; i++) {
+            if (call(ctx) != 3) bench_die("add(1, 2) did not return 3");
+        }
+        per_call[b] = (bench_now_s() - t) * 1e9 / (double)batch;
+    }
+    qsort(per_call, BENCH_CALL_BATCHES, sizeof per_call[0], bench_cmp_double);
+    return per_call[BENCH_CALL_BATCHES / 2];
+}
+
+/* Median over runs of host_loop(n)'s time per host call, in ns. */
+static inline double bench_time_host(int32_t (*loop)(void *, int32_t), void *ctx, int32_t n) {
+    double per_call[BENCH_CALL_BATCHES];
+    if (loop(ctx, BENCH_CALL_WARMUP) != BENCH_CALL_WARMUP) bench_die("host_loop returned the wrong count");
+    for (int b = 0; b < BENCH_CALL_BATCHES; b++) {
+        double t = bench_now_s();
+        if (loop(ctx, n) != n) bench_die("host_loop(%d) returned the wrong count", (int)n);
+        per_call[b] = (bench_now_s() - t) * 1e9 / (double)n;
+    }
+    qsort(per_call, BENCH_CALL_BATCHES, sizeof per_call[0], bench_cmp_double);
+    return per_call[BENCH_CALL_BATCHES / 2];
+}
+
+static inline void bench_print_ns(const char *field, double ns, bool present) {
+    if (present) {
+        printf(", \"%s\": %.3f", field, ns);
+    } else {
+        printf(", \"%s\": null", field);
+    }
+}
+
+/* Measures and prints the calls mode's JSON line. */
+static inline void bench_measure_calls(const char *system, const bench_args *a, const bench_calls *c, const char *notes) {
+    size_t batch = a->quick ? 20000 : 200000;
+    int32_t n = a->quick ? 100000 : 1000000;
+    double call = c->call ? bench_time_call(c->call, c->ctx, batch) : 0;
+    double fast = c->call_fast ? bench_time_call(c->call_fast, c->ctx, batch) : 0;
+    double host = c->host_loop ? bench_time_host(c->host_loop, c->ctx, n) : 0;
+    double host_fast = c->host_loop_fast ? bench_time_host(c->host_loop_fast, c->ctx, n) : 0;
+    printf("{\"system\": \"%s\", \"mode\": \"calls\"", system);
+    bench_print_ns("call_ns", call, c->call != NULL);
+    bench_print_ns("call_fast_ns", fast, c->call_fast != NULL);
+    bench_print_ns("host_call_ns", host, c->host_loop != NULL);
+    bench_print_ns("host_call_fast_ns", host_fast, c->host_loop_fast != NULL);
+    printf(", \"notes\": \"%s\"}\n", notes);
+    fflush(stdout);
 }
 
 #endif /* PACKR_BENCH_COMMON_H */

@@ -23,13 +23,15 @@ struct Args {
     threads: usize,
     live: usize,
     pooling: bool,
+    calls: bool,
+    quick: bool,
 }
 
 fn usage(message: &str) -> ! {
     eprintln!("packr-bench-floor: {message}");
     eprintln!(
         "usage: packr-bench-floor [--wasm PATH] [--spawns N] [--threads T] [--live N] \
-         [--mode default|pooling] [--quick]"
+         [--mode default|pooling|calls] [--quick]"
     );
     exit(2)
 }
@@ -41,12 +43,15 @@ fn parse_args() -> Args {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         live: 1000,
         pooling: false,
+        calls: false,
+        quick: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--quick" {
             args.spawns = 300;
             args.live = 50;
+            args.quick = true;
             continue;
         }
         let value = it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -59,6 +64,7 @@ fn parse_args() -> Args {
             "--mode" => match value.as_str() {
                 "default" => args.pooling = false,
                 "pooling" => args.pooling = true,
+                "calls" => args.calls = true,
                 _ => usage(&format!("unknown mode {value}")),
             },
             _ => usage(&format!("unknown flag {flag}")),
@@ -135,6 +141,54 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Median over 5 batches of `op`'s time per unit (ns), `units` units a batch.
+fn median_ns(units: usize, mut op: impl FnMut()) -> f64 {
+    let mut per = [0.0f64; 5];
+    for slot in &mut per {
+        let t = Instant::now();
+        op();
+        *slot = t.elapsed().as_secs_f64() * 1e9 / units as f64;
+    }
+    per.sort_by(f64::total_cmp);
+    per[2]
+}
+
+/// The calls mode (bench/README.md) on build/guest/calls.wasm: `Func::call` (checked, by
+/// values), `TypedFunc::call`, and a `Func::wrap` host function, with packr's engine.
+fn calls(args: &Args, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<()> {
+    let module = Module::new(engine, bytes)?;
+    let mut linker = Linker::<()>::new(engine);
+    linker.func_wrap("bench", "inc", |x: i32| x + 1)?;
+    let mut store = Store::new(engine, ());
+    store.set_epoch_deadline(NEVER);
+    let instance = linker.instantiate(&mut store, &module)?;
+    let add = instance.get_func(&mut store, "add").ok_or_else(|| wasmtime::format_err!("no add"))?;
+    let typed = add.typed::<(i32, i32), i32>(&store)?;
+    let host_loop = instance.get_typed_func::<i32, i32>(&mut store, "host_loop")?;
+    let (batch, n) = if args.quick { (20_000, 100_000) } else { (200_000, 1_000_000) };
+    let mut ok = true;
+    let untyped = |store: &mut Store<()>| {
+        let mut result = [wasmtime::Val::I32(0)];
+        add.call(&mut *store, &[wasmtime::Val::I32(1), wasmtime::Val::I32(2)], &mut result).is_ok() && result[0].i32() == Some(3)
+    };
+    for _ in 0..1000 {
+        ok &= untyped(&mut store) && typed.call(&mut store, (1, 2))? == 3;
+    }
+    let call_ns = median_ns(batch, || (0..batch).for_each(|_| ok &= untyped(&mut store)));
+    let fast_ns = median_ns(batch, || (0..batch).for_each(|_| ok &= typed.call(&mut store, (1, 2)).ok() == Some(3)));
+    ok &= host_loop.call(&mut store, 1000)? == 1000;
+    let host_ns = median_ns(n, || ok &= host_loop.call(&mut store, n as i32).ok() == Some(n as i32));
+    if !ok {
+        wasmtime::bail!("a call returned the wrong value");
+    }
+    println!(
+        "{{\"system\": \"wasmtime (Rust)\", \"mode\": \"calls\", \"call_ns\": {call_ns:.3}, \"call_fast_ns\": {fast_ns:.3}, \
+         \"host_call_ns\": {host_ns:.3}, \"host_call_fast_ns\": null, \"notes\": \"call: Func::call; fast: TypedFunc::call; \
+         host: Linker::func_wrap (typed)\"}}"
+    );
+    Ok(())
+}
+
 fn main() {
     let args = parse_args();
     let bytes = std::fs::read(&args.wasm).unwrap_or_else(|e| usage(&format!("cannot read {}: {e}", args.wasm)));
@@ -142,6 +196,13 @@ fn main() {
         eprintln!("packr-bench-floor: cannot create the engine: {e:?}");
         exit(1)
     });
+    if args.calls {
+        if let Err(e) = calls(&args, &engine, &bytes) {
+            eprintln!("packr-bench-floor: calls: {e:?}");
+            exit(1)
+        }
+        return;
+    }
 
     let start = Instant::now();
     let module = Module::new(&engine, &bytes).unwrap_or_else(|e| {
