@@ -28,6 +28,7 @@ VENV = os.path.join(ROOT, "build", "bench-venv")
 VENV_PY = os.path.join(VENV, "bin", "python")
 REQUIREMENTS = os.path.join(ROOT, "bench", "python", "requirements.txt")
 WASM = os.path.join(ROOT, "build", "guest", "sqlite.wasm")
+GUESTS = os.path.join(ROOT, "build", "guest")
 BUILD_SH = os.path.join(ROOT, "bench", "build.sh")
 
 
@@ -40,25 +41,30 @@ class Driver:
     packr: bool         # a packr driver: its failure fails the run
     native: bool        # built by bench/build.sh (so only required once that script exists)
     needs: tuple = ()   # Python modules the driver imports, checked before it runs
+    calls_wasm: str = "calls.wasm"  # the guest of its calls mode, in build/guest/
 
 
 # The drivers, in table order. Paths may change: this table is the one place that says where.
 DRIVERS = (
-    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling"), True, True),
-    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling"), False, True),
-    Driver("wasmtime-capi", "C/Rust", ("target/bench/capi_bench",), ("default", "pooling"), False, True),
-    Driver("packr-go", "Go", ("target/bench/packr_go",), ("default", "pooling"), True, True),
-    Driver("go-capi", "Go", ("target/bench/capi_go",), ("nopool", "pooling"), False, True),
-    Driver("packr-py", "Python", ("{py}", "bench/python/packr_bench.py"), ("default", "pooling"), True, False),
-    Driver("wasmtime-py", "Python", ("{py}", "bench/python/wasmtime_bench.py"), ("default", "pooling"), False,
-           False, ("wasmtime",)),
-    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"), ("default",), False, False,
-           ("extism",)),
+    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling", "calls"), True, True),
+    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling", "calls"), False, True),
+    Driver("wasmtime-capi", "C/Rust", ("target/bench/capi_bench",), ("default", "pooling", "calls"), False, True),
+    Driver("packr-go", "Go", ("target/bench/packr_go",), ("default", "pooling", "calls"), True, True),
+    Driver("go-capi", "Go", ("target/bench/capi_go",), ("nopool", "pooling", "calls"), False, True),
+    Driver("packr-py", "Python", ("{py}", "bench/python/packr_bench.py"), ("default", "pooling", "calls"), True,
+           False),
+    Driver("wasmtime-py", "Python", ("{py}", "bench/python/wasmtime_bench.py"), ("default", "pooling", "calls"),
+           False, False, ("wasmtime",)),
+    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"), ("default", "calls"), False, False,
+           ("extism",), "calls_extism.wasm"),
 )
 LANGUAGES = ("C/Rust", "Go", "Python")
 FLOOR = "floor"
 FIELDS = ("compile_ms", "spawn_median_us", "spawn_p99_us", "spawns", "spawns_per_sec_1",
           "spawns_per_sec_all", "threads_all", "rss_1000_live_mib")
+CALL_FIELDS = ("call_ns", "call_fast_ns", "host_call_ns", "host_call_fast_ns")
+# packr_instance_call by name before func handles and the raw call path (bench/README.md).
+CALL_BY_NAME_BEFORE_NS = 230.0
 
 
 def log(message: str) -> None:
@@ -159,11 +165,12 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
             for i, a in enumerate(driver.argv)]
     if not os.path.exists(argv[0]) or (driver.argv[0] == "{py}" and not os.path.exists(argv[1])):
         return None, f"{os.path.relpath(argv[0] if driver.argv[0] != '{py}' else argv[1], ROOT)} not found"
-    argv += ["--wasm", args.wasm, "--mode", mode]
+    calls = mode == "calls"
+    argv += ["--wasm", os.path.join(GUESTS, driver.calls_wasm) if calls else args.wasm, "--mode", mode]
     if args.quick:
         argv.append("--quick")
     for flag in ("spawns", "threads", "live"):
-        if getattr(args, flag) is not None:
+        if getattr(args, flag) is not None and not calls:
             argv += [f"--{flag}", str(getattr(args, flag))]
     try:
         r = sh(argv, timeout=args.timeout)
@@ -179,7 +186,7 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
             raise ValueError("not an object")
     except ValueError:
         return None, f"stdout is not one JSON object: {tail(r.stdout, 1)[:200]!r}"
-    absent = [f for f in FIELDS if f not in result]
+    absent = [f for f in (CALL_FIELDS if calls else FIELDS) if f not in result]
     if absent:
         result.setdefault("notes", "")
         result["notes"] = (result["notes"] + "; " if result["notes"] else "") + "missing: " + ", ".join(absent)
@@ -195,7 +202,16 @@ def floor_mode(mode: str) -> str:
 def derive(rows: list) -> None:
     """Adds compile/spawn and the ratio to the floor in the same mode to every row."""
     floors = {r["mode_asked"]: r.get("spawn_median_us") for r in rows if r["driver"] == FLOOR}
+    call_floor = next((r for r in rows if r["driver"] == FLOOR and r["mode_asked"] == "calls"), {})
     for r in rows:
+        if r["mode_asked"] == "calls":
+            # The fastest path each system offers, against the floor's fastest (TypedFunc::call,
+            # Func::wrap).
+            fast = r.get("call_fast_ns") or r.get("call_ns")
+            host = min([v for v in (r.get("host_call_ns"), r.get("host_call_fast_ns")) if v] or [0]) or None
+            r["call_vs_floor"] = fast / call_floor["call_fast_ns"] if fast and call_floor.get("call_fast_ns") else None
+            r["host_vs_floor"] = host / call_floor["host_call_ns"] if host and call_floor.get("host_call_ns") else None
+            continue
         compile_ms, median = r.get("compile_ms"), r.get("spawn_median_us")
         r["compile_spawn_ratio"] = compile_ms * 1000 / median if compile_ms and median else None
         floor = floors.get(floor_mode(r["mode_asked"]))
@@ -220,7 +236,7 @@ def print_table(rows: list) -> None:
     table = []
     notes = []
     for language in LANGUAGES:
-        group = [r for r in rows if r["language"] == language]
+        group = [r for r in rows if r["language"] == language and r["mode_asked"] != "calls"]
         if not group:
             continue
         table.append(None if table else "")
@@ -255,6 +271,73 @@ def print_table(rows: list) -> None:
             log(n)
 
 
+def print_calls_table(rows: list) -> None:
+    """Per-call costs on a live instance (mode calls): one row a system."""
+    headers = ("system", "call ns", "fast call ns", "fast vs floor", "host call ns", "fast host ns",
+               "host vs floor")
+    table = []
+    notes = []
+    for language in LANGUAGES:
+        group = [r for r in rows if r["language"] == language and r["mode_asked"] == "calls"]
+        if not group:
+            continue
+        table.append(f"{language}")
+        for r in group:
+            mark = ""
+            if r.get("notes"):
+                notes.append(f"[c{len(notes) + 1}] {r['driver']}: {r['notes']}")
+                mark = f" [c{len(notes)}]"
+            ratio = lambda v: fmt(v, 2) + ("x" if v else "")  # noqa: E731
+            table.append((r["driver"] + mark, fmt(r.get("call_ns")), fmt(r.get("call_fast_ns")),
+                          ratio(r.get("call_vs_floor")), fmt(r.get("host_call_ns")),
+                          fmt(r.get("host_call_fast_ns")), ratio(r.get("host_vs_floor"))))
+    if not table:
+        return
+    cells = [headers] + [t for t in table if isinstance(t, tuple)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+
+    def line(cols: tuple) -> str:
+        return "  ".join(c.ljust(w) if i < 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+
+    log("")
+    log("calls on a live instance (ns per call; build/guest/calls.wasm):")
+    log(line(headers))
+    log("-" * len(line(headers)))
+    for t in table:
+        log(line(t) if isinstance(t, tuple) else f"{t}:")
+    for n in notes:
+        log(n)
+
+
+def call_targets(rows: list) -> list:
+    """The host-function issue's goals for the calls mode, as check lines."""
+    value = {(r["driver"], f): r.get(f) for r in rows if r["mode_asked"] == "calls" for f in CALL_FIELDS}
+    checks = []
+
+    def check(label: str, ours: tuple, theirs, limit: float, faster: bool = False) -> None:
+        a = value.get(ours)
+        b = theirs if isinstance(theirs, float) else value.get(theirs)
+        ratio = (b / a if faster else a / b) if a and b else None
+        want = f">= {limit}x faster" if faster else f"<= {limit}x"
+        checks.append({"target": label, "ratio": ratio, "want": want,
+                       "ok": None if ratio is None else (ratio >= limit if faster else ratio <= limit)})
+
+    check("packr-c func call / floor TypedFunc::call", ("packr-c", "call_fast_ns"), (FLOOR, "call_fast_ns"), 2)
+    check("packr-c func call vs wasmtime_func_call", ("packr-c", "call_fast_ns"), ("wasmtime-capi", "call_ns"), 4,
+          True)
+    check(f"packr-c call by name vs before ({CALL_BY_NAME_BEFORE_NS:.0f} ns)", ("packr-c", "call_ns"),
+          CALL_BY_NAME_BEFORE_NS, 2, True)
+    check("packr-c host call / floor Func::wrap", ("packr-c", "host_call_ns"), (FLOOR, "host_call_ns"), 3)
+    check("packr-c host call / C API unchecked callback", ("packr-c", "host_call_ns"),
+          ("wasmtime-capi", "host_call_fast_ns"), 1.0)
+    for field in ("host_call_ns", "host_call_fast_ns"):
+        check(f"packr-go host call / go-capi {field}", ("packr-go", "host_call_ns"), ("go-capi", field), 1.0)
+    for peer in ("wasmtime-py", "extism-py"):
+        check(f"packr-py host call / {peer} host call", ("packr-py", "host_call_ns"), (peer, "host_call_ns"), 1.0)
+    check("packr-py func call / 1 us", ("packr-py", "call_fast_ns"), 1000.0, 1.0)
+    return checks
+
+
 def targets(rows: list) -> list:
     """The goals as check lines: (text, ok or None when a side is missing)."""
     median = {(r["driver"], r["mode_asked"]): r.get("spawn_median_us") for r in rows}
@@ -282,6 +365,7 @@ def targets(rows: list) -> list:
         faster(f"packr-py pooling vs {peer} default (spawn median)", ("packr-py", "pooling"), (peer, "default"), 5)
     faster("packr-go pooling vs go-capi nopool (spawn median)", ("packr-go", "pooling"), ("go-capi", "nopool"), 3)
     at_most("packr-go pooling / go-capi pooling (spawn median)", ("packr-go", "pooling"), ("go-capi", "pooling"), 1.2)
+    checks += call_targets(rows)
     ratio = next((r.get("compile_ms", 0) * 1000 / r["spawn_median_us"] for r in rows
                   if (r["driver"], r["mode_asked"]) == ("packr-c", "pooling") and r.get("spawn_median_us")), None)
     checks.append({"target": "packr-c pooling compile/spawn ratio", "ratio": ratio, "want": ">= 100000",
@@ -408,6 +492,7 @@ def main() -> int:
 
     derive(rows)
     print_table(rows)
+    print_calls_table(rows)
     checks = targets(rows)
     print_targets(checks)
     failed = [s for s in skipped if s["required"]]
