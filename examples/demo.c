@@ -11,6 +11,10 @@
  *      spawn-and-call and compare it with the compile time.
  *   4. A second, independent runtime is not allowed to use that module:
  *      packr reports PACKR_ERR_ENGINE_MISMATCH.
+ *   5. Host functions: build/guest/sqlite_host.wasm (the same SQLite, its VFS
+ *      and a kv() SQL function served by imports) runs with the host's clock,
+ *      randomness and a per-request key-value store, through C callbacks;
+ *      and build/guest/calls.wasm shows what one import costs on its own.
  *
  * Build and run (from the repository root, after `cargo build --release` and
  * `guest/build.sh`):
@@ -28,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sys/random.h>
 
 #include "packr.h"
 
@@ -248,6 +254,205 @@ static void print_row(const char *label, uint64_t plain, uint64_t fast) {
 }
 
 /* ------------------------------------------------------------------ */
+/* host functions: the guest's clock, randomness and key-value store   */
+/* ------------------------------------------------------------------ */
+
+#define KV_KEYS 10
+#define KV_ROWS 100
+
+/* One request's host state, reached from callbacks through packr_caller_data. */
+struct session {
+    const char *values[KV_KEYS]; /* the value of "key-<i>" */
+    long kv_calls;
+};
+
+/* host.random(ptr, len): fills guest memory with the OS's randomness, zero-copy. */
+static packr_status host_random(void *env, packr_caller *caller, const packr_val *args, size_t nargs,
+                                packr_val *results, size_t nresults) {
+    (void)env, (void)nargs, (void)results, (void)nresults;
+    uint8_t *memory = NULL;
+    uint64_t size = 0;
+    packr_status st = packr_caller_memory_data(caller, NULL, &memory, &size);
+    if (st != PACKR_OK) return st;
+    uint32_t ptr = (uint32_t)args[0].of.i32, len = (uint32_t)args[1].of.i32;
+    if ((uint64_t)ptr + len > size) {
+        packr_caller_set_error(caller, "random: range outside memory");
+        return PACKR_ERR_OUT_OF_BOUNDS;
+    }
+    if (getrandom(memory + ptr, len, 0) != (ssize_t)len) {
+        packr_caller_set_error(caller, "random: getrandom failed");
+        return PACKR_ERR_RESOURCE;
+    }
+    return PACKR_OK;
+}
+
+/* host.now_ms() -> i64: the Unix time in milliseconds. */
+static packr_status host_now_ms(void *env, packr_caller *caller, const packr_val *args, size_t nargs,
+                                packr_val *results, size_t nresults) {
+    (void)env, (void)caller, (void)args, (void)nargs, (void)nresults;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    results[0].of.i64 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return PACKR_OK;
+}
+
+/* host.kv_get(key, key_len, out, cap) -> i32: the session's value, copied into the guest. */
+static packr_status host_kv_get(void *env, packr_caller *caller, const packr_val *args, size_t nargs,
+                                packr_val *results, size_t nresults) {
+    (void)env, (void)nargs, (void)nresults;
+    struct session *session = packr_caller_data(caller);
+    char key[32];
+    uint32_t key_len = (uint32_t)args[1].of.i32;
+    if (key_len >= sizeof key) {
+        results[0].of.i32 = -1;
+        return PACKR_OK;
+    }
+    packr_status st = packr_caller_memory_read(caller, NULL, (uint32_t)args[0].of.i32, (uint8_t *)key, key_len);
+    if (st != PACKR_OK) return st;
+    key[key_len] = '\0';
+    session->kv_calls++;
+    int index = strncmp(key, "key-", 4) == 0 ? atoi(key + 4) : -1;
+    if (index < 0 || index >= KV_KEYS || session->values[index] == NULL) {
+        results[0].of.i32 = -1;
+        return PACKR_OK;
+    }
+    size_t len = strlen(session->values[index]);
+    if (len <= (size_t)(uint32_t)args[3].of.i32) {
+        st = packr_caller_memory_write(caller, NULL, (uint32_t)args[2].of.i32, (const uint8_t *)session->values[index], len);
+        if (st != PACKR_OK) return st;
+    }
+    results[0].of.i32 = (int32_t)len;
+    return PACKR_OK;
+}
+
+/* bench.inc(x) -> x + 1: the calls guest's import, to time an import alone. */
+static packr_status host_inc(void *env, packr_caller *caller, const packr_val *args, size_t nargs,
+                             packr_val *results, size_t nresults) {
+    (void)env, (void)caller, (void)nargs, (void)nresults;
+    results[0].of.i32 = args[0].of.i32 + 1;
+    return PACKR_OK;
+}
+
+static int call_func(packr_instance *inst, const packr_func *func, const packr_val *args, size_t nargs,
+                     packr_val *result, const char *what) {
+    return check(packr_instance_call_func(inst, func, args, nargs, result, 1), what);
+}
+
+/* Part 5: a real guest's imports served by C callbacks, spawned from the cache. */
+static int run_host_section(const packr_runtime *base, const char *dir, long spawns, uint64_t *times) {
+    static const packr_valkind two_i32[] = {PACKR_I32, PACKR_I32}, four_i32[] = {PACKR_I32, PACKR_I32, PACKR_I32, PACKR_I32},
+                               i64[] = {PACKR_I64};
+    int ok = 0;
+    char path[1100], calls_path[1100];
+    snprintf(path, sizeof path, "%s/sqlite_host.wasm", dir);
+    snprintf(calls_path, sizeof calls_path, "%s/calls.wasm", dir);
+    size_t len = 0, calls_len = 0;
+    uint8_t *wasm = read_file(path, &len), *calls_wasm = read_file(calls_path, &calls_len);
+    packr_host *host = NULL;
+    packr_runtime *rt = NULL;
+    packr_module *module = NULL, *calls = NULL;
+    packr_func *kv = NULL, *unix_time = NULL, *random = NULL, *host_loop = NULL;
+    packr_instance *inst = NULL;
+    if (!wasm || !calls_wasm || !check(packr_host_new(&host), "packr_host_new") ||
+        !check(packr_host_define_func(host, "host", "random", two_i32, 2, NULL, 0, host_random, NULL, NULL), "define random") ||
+        !check(packr_host_define_func(host, "host", "now_ms", NULL, 0, i64, 1, host_now_ms, NULL, NULL), "define now_ms") ||
+        !check(packr_host_define_func(host, "host", "kv_get", four_i32, 4, two_i32, 1, host_kv_get, NULL, NULL), "define kv_get") ||
+        !check(packr_host_define_func(host, "bench", "inc", two_i32, 1, two_i32, 1, host_inc, NULL, NULL), "define inc") ||
+        !check(packr_runtime_new_with_host(base, host, &rt), "packr_runtime_new_with_host"))
+        goto out;
+
+    uint64_t t0 = now_ns();
+    if (!check(packr_module_load(rt, wasm, len, &module), "packr_module_load (sqlite_host.wasm)"))
+        goto out;
+    uint64_t compile_ns = now_ns() - t0;
+    if (!check(packr_module_func(module, "demo_kv", &kv), "packr_module_func demo_kv") ||
+        !check(packr_module_func(module, "demo_unix_time", &unix_time), "packr_module_func demo_unix_time") ||
+        !check(packr_module_func(module, "demo_random", &random), "packr_module_func demo_random"))
+        goto out;
+
+    /* The guest's clock and randomness are the host's now. */
+    packr_val result, rows = {PACKR_I32, {.i32 = KV_ROWS}};
+    struct session first = {{"alpha", "b", "gamma", "d", "epsilon", "f", "eta", "h", "iota", "j"}, 0};
+    int64_t randoms[2], guest_now = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!check(packr_module_instantiate_with(module, NULL, &first, &inst), "instantiate sqlite_host") ||
+            !call_func(inst, random, NULL, 0, &result, "demo_random"))
+            goto out;
+        randoms[i] = result.of.i64;
+        if (i == 0 && !call_func(inst, unix_time, NULL, 0, &result, "demo_unix_time"))
+            goto out;
+        if (i == 0) guest_now = result.of.i64;
+        packr_instance_free(inst);
+        inst = NULL;
+    }
+    time_t host_now = time(NULL);
+    printf("\nhost functions: sqlite_host.wasm (compiled once in %.1f ms) imports its VFS's clock and\n"
+           "randomness and a kv() SQL function from the host, served by C callbacks:\n",
+           (double)compile_ns / 1e6);
+    printf("  guest strftime('%%s','now') = %lld, host time() = %lld\n", (long long)guest_now, (long long)host_now);
+    printf("  guest random() in two fresh instances: %lld, %lld\n", (long long)randoms[0], (long long)randoms[1]);
+    if (guest_now < (int64_t)host_now - 2 || guest_now > (int64_t)host_now + 2 || randoms[0] == randoms[1]) {
+        fprintf(stderr, "error: the guest did not see the host's clock or randomness\n");
+        goto out;
+    }
+
+    /* Per request: a fresh instance with its own key-value store, one host call per row. */
+    int32_t expected = 0;
+    for (int x = 1; x <= KV_ROWS; x++) expected += (int32_t)strlen(first.values[x % KV_KEYS]);
+    long kv_calls = 0;
+    for (long i = 0; i < spawns; i++) {
+        struct session session = first;
+        session.kv_calls = 0;
+        uint64_t t = now_ns();
+        if (!check(packr_module_instantiate_with(module, NULL, &session, &inst), "instantiate sqlite_host") ||
+            !call_func(inst, kv, &rows, 1, &result, "demo_kv"))
+            goto out;
+        packr_instance_free(inst);
+        inst = NULL;
+        times[i] = now_ns() - t;
+        kv_calls += session.kv_calls;
+        if (result.of.i32 != expected || session.kv_calls != KV_ROWS) {
+            fprintf(stderr, "error: demo_kv(%d) = %d with %ld host calls, expected %d with %d\n", KV_ROWS,
+                    (int)result.of.i32, session.kv_calls, (int)expected, KV_ROWS);
+            goto out;
+        }
+    }
+    qsort(times, (size_t)spawns, sizeof *times, cmp_u64);
+    char a[32], b[32];
+    printf("  %ld requests, each a fresh instance with its own store: spawn + demo_kv(%d) (%d kv_get\n"
+           "  calls reading the key from guest memory and writing the value back) median %s, p99 %s;\n"
+           "  %ld host calls in all, every sum = %d\n",
+           spawns, KV_ROWS, KV_ROWS, fmt_duration(times[spawns / 2], a, sizeof a),
+           fmt_duration(times[(size_t)spawns * 99 / 100], b, sizeof b), kv_calls, (int)expected);
+
+    /* What one import costs on its own: calls.wasm's loop over bench.inc. */
+    if (!check(packr_module_load(rt, calls_wasm, calls_len, &calls), "packr_module_load (calls.wasm)") ||
+        !check(packr_module_func(calls, "host_loop", &host_loop), "packr_module_func host_loop") ||
+        !check(packr_module_instantiate(calls, &inst), "instantiate calls"))
+        goto out;
+    packr_val n = {PACKR_I32, {.i32 = 1000000}};
+    t0 = now_ns();
+    if (!call_func(inst, host_loop, &n, 1, &result, "host_loop") || result.of.i32 != n.of.i32)
+        goto out;
+    printf("  one import on its own (calls.wasm, a C callback returning x + 1): %.1f ns per call\n",
+           (double)(now_ns() - t0) / n.of.i32);
+    ok = 1;
+out:
+    packr_instance_free(inst);
+    packr_func_free(kv);
+    packr_func_free(unix_time);
+    packr_func_free(random);
+    packr_func_free(host_loop);
+    packr_module_free(module);
+    packr_module_free(calls);
+    packr_runtime_free(rt);
+    packr_host_free(host);
+    free(wasm);
+    free(calls_wasm);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
     const char *wasm_path = argc > 1 ? argv[1] : DEFAULT_WASM;
@@ -310,6 +515,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: expected PACKR_ERR_ENGINE_MISMATCH\n");
         goto out;
     }
+
+    /* The guests built beside the module: sqlite_host.wasm and calls.wasm. */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", wasm_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+    if (!run_host_section(plain, dir, spawns, times))
+        goto out;
 
     exit_code = 0;
 out:

@@ -16,6 +16,7 @@ GUEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$GUEST_DIR/.." && pwd)"
 OUT_DIR="$ROOT/build/guest"
 OUT="$OUT_DIR/sqlite.wasm"
+OUT_HOST="$OUT_DIR/sqlite_host.wasm"   # the same with the VFS and a kv() SQL function served by host imports
 FETCH_MANIFEST="$GUEST_DIR/fetch/Cargo.toml"
 SQLITE_CRATE_VERSION="0.30.1" # keep in sync with guest/fetch/Cargo.toml (SQLite 3.46.0)
 
@@ -67,10 +68,10 @@ fi
 # --- 2. up to date? ----------------------------------------------------------
 INPUTS=("$GUEST_DIR/glue.c" "$GUEST_DIR/build.sh" "$GUEST_DIR/check_no_imports.py"
         "$GUEST_DIR/fetch/Cargo.lock" "$SQLITE_DIR/sqlite3.c" "$SQLITE_DIR/sqlite3.h")
-if [[ -z "${FORCE:-}" && -f "$OUT" ]]; then
+if [[ -z "${FORCE:-}" && -f "$OUT" && -f "$OUT_HOST" ]]; then
     stale=0
     for f in "${INPUTS[@]}"; do
-        if [[ "$f" -nt "$OUT" ]]; then stale=1; break; fi
+        if [[ "$f" -nt "$OUT" || "$f" -nt "$OUT_HOST" ]]; then stale=1; break; fi
     done
     if [[ $stale -eq 0 ]]; then
         log "up to date: ${OUT#"$ROOT"/}"
@@ -131,8 +132,19 @@ log "compiling sqlite3.c ($(basename "$(dirname "$SQLITE_DIR")")) with $CLANG"
 "$CLANG" "${CFLAGS[@]}" -Wall -Wextra -Werror -c "$GUEST_DIR/glue.c" -o "$OUT_DIR/glue.o.$$"
 "$CLANG" "${CFLAGS[@]}" "${LDFLAGS[@]}" "$OUT_DIR/glue.o.$$" "$OUT_DIR/sqlite3.o.$$" -o "$TMP"
 
-# --- 5. verify: zero imports, exactly the expected exports --------------------------
+# The host-imports variant: the same SQLite object, glue built with PACKR_HOST_IMPORTS.
+HOST_EXPORTS=("${EXPORTS[@]}" demo_unix_time demo_random demo_kv)
+HOST_LDFLAGS=("${LDFLAGS[@]}")
+for e in demo_unix_time demo_random demo_kv; do HOST_LDFLAGS+=("-Wl,--export=$e"); done
+TMP_HOST="$OUT_HOST.tmp.$$"
+trap 'rm -f "$TMP" "$TMP_HOST" "$OUT_DIR"/*.o.$$' EXIT
+"$CLANG" "${CFLAGS[@]}" -DPACKR_HOST_IMPORTS -Wall -Wextra -Werror -c "$GUEST_DIR/glue.c" -o "$OUT_DIR/glue_host.o.$$"
+"$CLANG" "${CFLAGS[@]}" "${HOST_LDFLAGS[@]}" "$OUT_DIR/glue_host.o.$$" "$OUT_DIR/sqlite3.o.$$" -o "$TMP_HOST"
+
+# --- 5. verify: the imports (none, or the host's three), exactly the expected exports ---
 python3 "$GUEST_DIR/check_no_imports.py" "$TMP" "${EXPORTS[@]}"
+python3 "$GUEST_DIR/check_no_imports.py" --imports host.random,host.now_ms,host.kv_get "$TMP_HOST" "${HOST_EXPORTS[@]}"
 
 mv -f "$TMP" "$OUT"
-log "built ${OUT#"$ROOT"/} ($(wc -c <"$OUT") bytes)"
+mv -f "$TMP_HOST" "$OUT_HOST"
+log "built ${OUT#"$ROOT"/} ($(wc -c <"$OUT") bytes) and ${OUT_HOST#"$ROOT"/} ($(wc -c <"$OUT_HOST") bytes)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Check a wasm module: it must have no imports, and (if names are given)
-exactly the given exports.
+"""Check a wasm module: it must have no imports (or, with --imports, exactly
+the given ones), and (if names are given) exactly the given exports.
 
-Usage: check_no_imports.py MODULE.wasm [EXPECTED_EXPORT ...]
+Usage: check_no_imports.py [--imports MOD.NAME,...] MODULE.wasm [EXPECTED_EXPORT ...]
 Exits 1 (listing what is wrong) on failure. Only the standard library is used.
 """
 import sys
@@ -74,12 +74,15 @@ def parse(path):
 def main():
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    path, expected = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    allowed = []
+    if args[:1] == ["--imports"] and len(args) > 2:
+        allowed, args = args[1].split(","), args[2:]
+    path, expected = args[0], args[1:]
     total, imports, exports, code_size = parse(path)
     ok = True
-    if imports:
-        print(f"{path}: {len(imports)} import(s), expected none: "
-              + ", ".join(imports), file=sys.stderr)
+    if sorted(imports) != sorted(allowed):
+        print(f"{path}: imports {sorted(imports)}, expected {sorted(allowed) or 'none'}", file=sys.stderr)
         ok = False
     names = sorted(e[0] for e in exports)
     if expected and names != sorted(expected):
@@ -87,7 +90,7 @@ def main():
         ok = False
     if not ok:
         sys.exit(1)
-    print(f"{path}: ok: 0 imports, exports "
+    print(f"{path}: ok: {len(imports)} imports, exports "
           + ", ".join(f"{n} ({k})" for n, k in exports)
           + f"; {total} bytes, code section {code_size} bytes", file=sys.stderr)
 

@@ -34,6 +34,20 @@
  *       On failure it returns a negative number: -(SQLite result code), or
  *       -1000 - k for a failed self-check k; rows < 0 returns -SQLITE_MISUSE.
  *
+ * Built with -DPACKR_HOST_IMPORTS (build/guest/sqlite_host.wasm), the VFS asks
+ * the host instead of using stubs, through three imports of module "host":
+ *   void    random(int32_t ptr, int32_t len)   fill guest memory with randomness
+ *   int64_t now_ms(void)                       the Unix time in milliseconds
+ *   int32_t kv_get(int32_t key, int32_t key_len, int32_t out, int32_t cap)
+ *           copy the host's value for the key into guest memory; returns its
+ *           length (which may exceed cap: nothing is copied then), or -1
+ * and the module exports three more functions:
+ *   int64_t demo_unix_time(void)   SELECT strftime('%s','now'): the host's clock
+ *   int64_t demo_random(void)      SELECT random(): the host's randomness
+ *   int32_t demo_kv(int32_t rows)  SELECT SUM(length(kv('key-' || (x % 10))))
+ *           over x = 1..rows, where kv() is an SQL function served by kv_get:
+ *           one host call per row; returns the sum, or a negative error
+ *
  * Nothing here needs static constructors, but should the libc ever bring
  * some, each export runs __wasm_call_ctors exactly once before doing
  * anything else (the module is linked with --no-entry, so no crt1 does it).
@@ -87,6 +101,27 @@ static int nofs_full_pathname(sqlite3_vfs *vfs, const char *name, int n_out, cha
     return SQLITE_OK;
 }
 
+#ifdef PACKR_HOST_IMPORTS
+#define HOST_IMPORT(name) __attribute__((import_module("host"), import_name(name)))
+HOST_IMPORT("random") extern void host_random(int32_t ptr, int32_t len);
+HOST_IMPORT("now_ms") extern int64_t host_now_ms(void);
+HOST_IMPORT("kv_get") extern int32_t host_kv_get(int32_t key, int32_t key_len, int32_t out, int32_t cap);
+
+static int nofs_randomness(sqlite3_vfs *vfs, int n, char *out) {
+    (void)vfs;
+    host_random((int32_t)(uintptr_t)out, n);
+    return n;
+}
+
+/* The Unix epoch as a Julian day number, times 86400000 (ms). */
+#define UNIX_EPOCH_JULIAN_MS ((sqlite3_int64)24405875 * 8640000)
+
+static int nofs_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out) {
+    (void)vfs;
+    *out = UNIX_EPOCH_JULIAN_MS + host_now_ms();
+    return SQLITE_OK;
+}
+#else
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 static int nofs_randomness(sqlite3_vfs *vfs, int n, char *out) {
@@ -100,11 +135,6 @@ static int nofs_randomness(sqlite3_vfs *vfs, int n, char *out) {
     return n;
 }
 
-static int nofs_sleep(sqlite3_vfs *vfs, int microseconds) {
-    (void)vfs;
-    return microseconds; /* pretend we slept */
-}
-
 /* 2024-01-01 00:00:00 UTC as a Julian day number, times 86400000 (ms). */
 #define FIXED_JULIAN_MS ((sqlite3_int64)2460310 * 86400000 + 43200000)
 
@@ -113,10 +143,17 @@ static int nofs_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out) {
     *out = FIXED_JULIAN_MS;
     return SQLITE_OK;
 }
+#endif
+
+static int nofs_sleep(sqlite3_vfs *vfs, int microseconds) {
+    (void)vfs;
+    return microseconds; /* pretend we slept */
+}
 
 static int nofs_current_time(sqlite3_vfs *vfs, double *out) {
-    (void)vfs;
-    *out = (double)FIXED_JULIAN_MS / 86400000.0;
+    sqlite3_int64 ms = 0;
+    nofs_current_time_int64(vfs, &ms);
+    *out = (double)ms / 86400000.0;
     return SQLITE_OK;
 }
 
@@ -235,3 +272,74 @@ done:
     sqlite3_close(db);
     return result;
 }
+
+#ifdef PACKR_HOST_IMPORTS
+/* One SELECT returning one integer, or a negative error. */
+static int64_t select_int64(const char *sql) {
+    sqlite3 *db = 0;
+    sqlite3_stmt *stmt = 0;
+    int64_t result;
+    int rc = sqlite3_open(":memory:", &db);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, sql, -1, &stmt, 0);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    result = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -(int64_t)(rc & 0xff ? rc & 0xff : SQLITE_ERROR);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return result;
+}
+
+EXPORT("demo_unix_time")
+int64_t demo_unix_time(void) {
+    ensure_ctors();
+    return select_int64("SELECT CAST(strftime('%s', 'now') AS INTEGER)");
+}
+
+EXPORT("demo_random")
+int64_t demo_random(void) {
+    ensure_ctors();
+    return select_int64("SELECT random()");
+}
+
+/* kv(key): the host's value for key as TEXT, or NULL when it has none. */
+static void kv_function(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    char buf[256];
+    const unsigned char *key = sqlite3_value_text(argv[0]);
+    int key_len = sqlite3_value_bytes(argv[0]);
+    (void)argc;
+    if (key == 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int32_t n = host_kv_get((int32_t)(uintptr_t)key, key_len, (int32_t)(uintptr_t)buf, (int32_t)sizeof buf);
+    if (n < 0) {
+        sqlite3_result_null(ctx);
+    } else if (n > (int32_t)sizeof buf) {
+        sqlite3_result_error(ctx, "kv value too long", -1);
+    } else {
+        sqlite3_result_text(ctx, buf, n, SQLITE_TRANSIENT);
+    }
+}
+
+EXPORT("demo_kv")
+int32_t demo_kv(int32_t rows) {
+    sqlite3 *db = 0;
+    sqlite3_stmt *stmt = 0;
+    int32_t result;
+    int rc;
+    ensure_ctors();
+    if (rows < 0) return -SQLITE_MISUSE;
+    rc = sqlite3_open(":memory:", &db);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "kv", 1, SQLITE_UTF8, 0, kv_function, 0, 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?1)"
+                                " SELECT COALESCE(SUM(length(kv('key-' || (x % 10)))), 0) FROM c",
+                                -1, &stmt, 0);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(stmt, 1, rows);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    result = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -(rc & 0xff ? rc & 0xff : SQLITE_ERROR);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return result;
+}
+#endif
