@@ -8,11 +8,19 @@
  * Conventions:
  *  - Every failing packr call throws a packr::Error subclass chosen by its status (see
  *    packr::throw_status); the message is packr_last_error(), read right after the call.
- *  - Owners (Config, Runtime, Module, Instance) have noexcept moves. A moved-from or
- *    default-constructed owner is empty: destroying it, assigning to it and moving it are
- *    fine; using it throws NullPointerError (packr reports the NULL handle).
+ *  - Owners (Config, Host, Runtime, Module, InstanceConfig, Instance, Func) have noexcept
+ *    moves. A moved-from or default-constructed owner is empty: destroying it, assigning to
+ *    it and moving it are fine; using it throws NullPointerError (packr reports the NULL
+ *    handle).
  *  - Module is copyable: a copy is a new handle to the same compiled code
- *    (packr_module_clone, O(1)). Config, Runtime and Instance are move-only.
+ *    (packr_module_clone, O(1)). The other owners are move-only.
+ *  - Host functions (packr::Host) take any callable; the wasm signature is deduced from its
+ *    parameter and return types. An exception thrown by a callback never unwinds through
+ *    packr or wasm: the callback's trampoline catches it, the guest traps, and the call that
+ *    entered wasm rethrows that same exception (std::rethrow_exception), so its original
+ *    type reaches the caller of call(). It is kept in the instance's own state, never in a
+ *    global or thread_local slot; packr's message for the failure (the function's name and
+ *    a wasm backtrace) is Instance::last_host_error().
  *  - Thread rules are packr's: Runtime and Module objects may be used by many threads at
  *    once (const member functions only; assigning to or destroying an object while another
  *    thread uses it is a data race, as for any C++ object). An Instance is used by one
@@ -26,9 +34,13 @@
 
 #include "packr.h"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <initializer_list>
+#include <memory>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -180,6 +192,17 @@ public:
     explicit ResourceError(const std::string &m) : Error(PACKR_ERR_RESOURCE, m) {}
 };
 
+/// PACKR_ERR_HOST: a host function failed, so the guest trapped; the message is packr's
+/// (`host function MODULE::NAME failed: ...`, a wasm backtrace may follow). A callback that
+/// threw reaches the caller as its own exception instead (see Host); HostError is what a
+/// failure without a C++ exception behind it gives: a callback defined through the C API, a
+/// result of the wrong kind written through HostResults, or an instance without this
+/// header's per-instance state (see Instance::adopt). The instance stays usable.
+class HostError : public Error {
+public:
+    explicit HostError(const std::string &m) : Error(PACKR_ERR_HOST, m) {}
+};
+
 /// Throws the Error subclass for `status` with `message`. The one place statuses become
 /// exception types. `status` must not be PACKR_OK. A status this header does not know is
 /// thrown as a plain Error, never as the wrong subclass.
@@ -199,6 +222,7 @@ public:
     case PACKR_ERR_INSTANTIATE: throw InstantiateError(message);
     case PACKR_ERR_POOL_EXHAUSTED: throw PoolExhaustedError(message);
     case PACKR_ERR_RESOURCE: throw ResourceError(message);
+    case PACKR_ERR_HOST: throw HostError(message);
     default: throw Error(status, message);
     }
 }
@@ -221,30 +245,52 @@ inline std::string c_name(std::string_view name) { return std::string(name); }
 // Values
 // ---------------------------------------------------------------------------------------
 
+/// A 128-bit WebAssembly vector: 16 bytes in WebAssembly's little-endian lane order (byte 0
+/// is the lowest byte of lane 0), as packr_val.of.v128 holds them. A plain value type:
+/// `packr::V128{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}}`.
+struct V128 {
+    std::array<uint8_t, 16> bytes{};
+
+    friend bool operator==(const V128 &a, const V128 &b) noexcept { return a.bytes == b.bytes; }
+    friend bool operator!=(const V128 &a, const V128 &b) noexcept { return !(a == b); }
+    /// Writes the 16 bytes as 32 hex digits, byte 0 first.
+    friend std::ostream &operator<<(std::ostream &os, const V128 &v) {
+        static const char digits[] = "0123456789abcdef";
+        for (uint8_t b : v.bytes) os << digits[b >> 4] << digits[b & 15];
+        return os;
+    }
+};
+
 /// A WebAssembly value: a packr_val with its kind. A plain value type (copy freely, use
 /// from any thread).
 ///
-/// Built implicitly from int32_t, int64_t, float or double, so `{1, 2}` and `call(..., 1,
-/// 2)` work; the named factories (Value::of_i32, ...) say the kind explicitly. Types that
-/// would convert ambiguously (unsigned, long long on some platforms) must be cast first.
-/// from_raw carries any packr_val, even one whose kind packr rejects (for tests of packr).
+/// Built implicitly from int32_t, int64_t, float, double or V128, so `{1, 2}` and
+/// `call(..., 1, 2)` work; the named factories (Value::of_i32, ...) say the kind explicitly.
+/// Types that would convert ambiguously (unsigned, long long on some platforms) must be cast
+/// first. from_raw carries any packr_val, even one whose kind packr rejects (for tests of
+/// packr).
 class Value {
 public:
     /// An i32 zero.
-    Value() noexcept : raw_{} { raw_.kind = PACKR_I32; raw_.of.i64 = 0; }
+    Value() noexcept : raw_(zeroed(PACKR_I32)) {}
     /// An i32.
-    Value(int32_t v) noexcept : raw_{} { raw_.kind = PACKR_I32; raw_.of.i32 = v; }
+    Value(int32_t v) noexcept : raw_(zeroed(PACKR_I32)) { raw_.of.i32 = v; }
     /// An i64.
-    Value(int64_t v) noexcept : raw_{} { raw_.kind = PACKR_I64; raw_.of.i64 = v; }
+    Value(int64_t v) noexcept : raw_(zeroed(PACKR_I64)) { raw_.of.i64 = v; }
     /// An f32.
-    Value(float v) noexcept : raw_{} { raw_.kind = PACKR_F32; raw_.of.f32 = v; }
+    Value(float v) noexcept : raw_(zeroed(PACKR_F32)) { raw_.of.f32 = v; }
     /// An f64.
-    Value(double v) noexcept : raw_{} { raw_.kind = PACKR_F64; raw_.of.f64 = v; }
+    Value(double v) noexcept : raw_(zeroed(PACKR_F64)) { raw_.of.f64 = v; }
+    /// A v128.
+    Value(const V128 &v) noexcept : raw_(zeroed(PACKR_V128)) {
+        std::memcpy(raw_.of.v128, v.bytes.data(), 16);
+    }
 
     static Value of_i32(int32_t v) noexcept { return Value(v); }
     static Value of_i64(int64_t v) noexcept { return Value(v); }
     static Value of_f32(float v) noexcept { return Value(v); }
     static Value of_f64(double v) noexcept { return Value(v); }
+    static Value of_v128(const V128 &v) noexcept { return Value(v); }
     /// Wraps a packr_val as it is, whatever its kind.
     static Value from_raw(const packr_val &raw) noexcept {
         Value v;
@@ -262,8 +308,15 @@ public:
     int64_t i64() const { expect(PACKR_I64); return raw_.of.i64; }
     float f32() const { expect(PACKR_F32); return raw_.of.f32; }
     double f64() const { expect(PACKR_F64); return raw_.of.f64; }
+    V128 v128() const {
+        expect(PACKR_V128);
+        V128 v;
+        std::memcpy(v.bytes.data(), raw_.of.v128, 16);
+        return v;
+    }
 
-    /// Equal kinds and equal payloads (floats compare with ==, so NaN != NaN).
+    /// Equal kinds and equal payloads (floats compare with ==, so NaN != NaN; v128 compares
+    /// all 16 bytes).
     friend bool operator==(const Value &a, const Value &b) noexcept {
         if (a.raw_.kind != b.raw_.kind) return false;
         switch (a.raw_.kind) {
@@ -271,23 +324,34 @@ public:
         case PACKR_I64: return a.raw_.of.i64 == b.raw_.of.i64;
         case PACKR_F32: return a.raw_.of.f32 == b.raw_.of.f32;
         case PACKR_F64: return a.raw_.of.f64 == b.raw_.of.f64;
+        case PACKR_V128: return std::memcmp(a.raw_.of.v128, b.raw_.of.v128, 16) == 0;
         default: return a.raw_.of.i64 == b.raw_.of.i64;
         }
     }
     friend bool operator!=(const Value &a, const Value &b) noexcept { return !(a == b); }
 
-    /// Writes "i32:5", "f64:6", or "kind99:..." for a kind packr_val cannot carry.
+    /// Writes "i32:5", "f64:6", "v128:000102...0f" (the case table's form), or
+    /// "kind99:..." for a kind packr_val cannot carry.
     friend std::ostream &operator<<(std::ostream &os, const Value &v) {
         switch (v.raw_.kind) {
         case PACKR_I32: return os << "i32:" << v.raw_.of.i32;
         case PACKR_I64: return os << "i64:" << v.raw_.of.i64;
         case PACKR_F32: return os << "f32:" << v.raw_.of.f32;
         case PACKR_F64: return os << "f64:" << v.raw_.of.f64;
+        case PACKR_V128: return os << "v128:" << v.v128();
         default: return os << "kind" << v.raw_.kind << ":" << v.raw_.of.i64;
         }
     }
 
 private:
+    // Every byte defined, so a v128 compare or a copy into packr never reads garbage.
+    static packr_val zeroed(packr_valkind kind) noexcept {
+        packr_val raw;
+        std::memset(&raw, 0, sizeof raw);
+        raw.kind = kind;
+        return raw;
+    }
+
     void expect(packr_valkind want) const {
         if (raw_.kind != want) {
             throw TypeMismatchError(std::string("value is ") + kind_name(raw_.kind) +
@@ -299,29 +363,63 @@ private:
 };
 
 namespace detail {
-// How a C++ result type reads a Value, and which kind it needs (none for Value itself).
-template <class T> struct result_traits {
-    static_assert(sizeof(T) == 0, "packr results are int32_t, int64_t, float, double or packr::Value");
+// How a C++ type travels as a wasm value: its kind, how it is read from and written to a
+// packr_val. Used for call results and for host-function parameters and results. Value
+// itself is accepted as a call result of any kind (checked = false).
+template <class T> struct value_traits {
+    static constexpr bool supported = false;
 };
-template <> struct result_traits<int32_t> {
+template <> struct value_traits<int32_t> {
+    static constexpr bool supported = true;
     static constexpr bool checked = true;
     static constexpr packr_valkind kind = PACKR_I32;
     static int32_t get(const Value &v) { return v.i32(); }
+    static int32_t read(const packr_val &raw) noexcept { return raw.of.i32; }
+    static void write(packr_val &raw, int32_t v) noexcept { raw.of.i32 = v; }
 };
-template <> struct result_traits<int64_t> {
+template <> struct value_traits<int64_t> {
+    static constexpr bool supported = true;
     static constexpr bool checked = true;
     static constexpr packr_valkind kind = PACKR_I64;
     static int64_t get(const Value &v) { return v.i64(); }
+    static int64_t read(const packr_val &raw) noexcept { return raw.of.i64; }
+    static void write(packr_val &raw, int64_t v) noexcept { raw.of.i64 = v; }
 };
-template <> struct result_traits<float> {
+template <> struct value_traits<float> {
+    static constexpr bool supported = true;
     static constexpr bool checked = true;
     static constexpr packr_valkind kind = PACKR_F32;
     static float get(const Value &v) { return v.f32(); }
+    static float read(const packr_val &raw) noexcept { return raw.of.f32; }
+    static void write(packr_val &raw, float v) noexcept { raw.of.f32 = v; }
 };
-template <> struct result_traits<double> {
+template <> struct value_traits<double> {
+    static constexpr bool supported = true;
     static constexpr bool checked = true;
     static constexpr packr_valkind kind = PACKR_F64;
     static double get(const Value &v) { return v.f64(); }
+    static double read(const packr_val &raw) noexcept { return raw.of.f64; }
+    static void write(packr_val &raw, double v) noexcept { raw.of.f64 = v; }
+};
+template <> struct value_traits<V128> {
+    static constexpr bool supported = true;
+    static constexpr bool checked = true;
+    static constexpr packr_valkind kind = PACKR_V128;
+    static V128 get(const Value &v) { return v.v128(); }
+    static V128 read(const packr_val &raw) noexcept {
+        V128 v;
+        std::memcpy(v.bytes.data(), raw.of.v128, 16);
+        return v;
+    }
+    static void write(packr_val &raw, const V128 &v) noexcept {
+        std::memcpy(raw.of.v128, v.bytes.data(), 16);
+    }
+};
+
+// A call result type: one of the value types, or Value (any kind).
+template <class T> struct result_traits : value_traits<T> {
+    static_assert(value_traits<T>::supported,
+                  "packr results are int32_t, int64_t, float, double, packr::V128 or packr::Value");
 };
 template <> struct result_traits<Value> {
     static constexpr bool checked = false;
@@ -333,9 +431,76 @@ template <class... R> struct call_result { using type = std::tuple<R...>; };
 template <> struct call_result<> { using type = void; };
 template <class R> struct call_result<R> { using type = R; };
 
+[[noreturn]] inline void throw_kind_mismatch(packr_valkind got, packr_valkind want) {
+    throw TypeMismatchError(std::string("value is ") + kind_name(got) + ", not " + kind_name(want));
+}
+
+// The typed call paths read and write packr's slots in place, field by field, rather than
+// through Value temporaries: on a call of a few nanoseconds, copying whole zeroed values
+// costs store-forwarding stalls that show.
+
+// Writes one call argument into packr's slot (its kind and payload only).
+template <class A> void put_arg(packr_val &slot, const A &arg) noexcept {
+    if constexpr (value_traits<A>::supported) {
+        slot.kind = value_traits<A>::kind;
+        value_traits<A>::write(slot, arg);
+    } else {
+        slot = Value(arg).raw();  // a Value, or a type that converts to one
+    }
+}
+template <class... A> void put_args(packr_val *slots, const A &...args) noexcept {
+    std::size_t i = 0;
+    (put_arg(slots[i++], args), ...);
+    (void)slots;
+    (void)i;
+}
+
+// Reads one result from packr's slot; a kind other than R's throws TypeMismatchError.
+template <class R> R take_result(const packr_val &raw) {
+    if constexpr (std::is_same_v<R, Value>) {
+        return Value::from_raw(raw);
+    } else {
+        if (raw.kind != result_traits<R>::kind) throw_kind_mismatch(raw.kind, result_traits<R>::kind);
+        return value_traits<R>::read(raw);
+    }
+}
+
 template <class... R, std::size_t... I>
 std::tuple<R...> make_results(const packr_val *raw, std::index_sequence<I...>) {
-    return std::tuple<R...>(result_traits<R>::get(Value::from_raw(raw[I]))...);
+    return std::tuple<R...>(take_result<R>(raw[I])...);
+}
+
+// The typed result of a call whose `out` slots packr has written.
+template <class... R> typename call_result<R...>::type typed_results(const packr_val *out) {
+    if constexpr (sizeof...(R) == 1) {
+        return take_result<R...>(out[0]);
+    } else if constexpr (sizeof...(R) > 1) {
+        return make_results<R...>(out, std::index_sequence_for<R...>{});
+    } else {
+        (void)out;
+    }
+}
+
+// Throws TypeMismatchError before a call runs if a typed result R does not match the
+// signature's results (a wrong count is left for packr to report).
+template <class... R>
+void check_result_kinds(const packr_valkind *results, std::size_t nresults, const std::string &name) {
+    if constexpr ((result_traits<R>::checked || ...)) {
+        if (nresults != sizeof...(R)) return;
+        constexpr bool checked[] = {result_traits<R>::checked...};
+        constexpr packr_valkind kinds[] = {result_traits<R>::kind...};
+        for (std::size_t i = 0; i < sizeof...(R); ++i) {
+            if (checked[i] && results[i] != kinds[i]) {
+                throw TypeMismatchError("result " + std::to_string(i) + " of `" + name + "` is " +
+                                        kind_name(results[i]) + ", the caller asked for " +
+                                        kind_name(kinds[i]));
+            }
+        }
+    } else {
+        (void)results;
+        (void)nresults;
+        (void)name;
+    }
 }
 }  // namespace detail
 
@@ -358,8 +523,7 @@ struct ImportDesc {
 };
 
 /// The parameter and result kinds of an exported function. A copy. A kind may be one a
-/// Value cannot carry (PACKR_V128, references); calling such a function throws
-/// TypeMismatchError.
+/// Value cannot carry (references); calling such a function throws TypeMismatchError.
 struct Signature {
     std::vector<packr_valkind> params;
     std::vector<packr_valkind> results;
@@ -373,7 +537,533 @@ inline Signature copy_signature(const packr_func_signature &s) {
 }  // namespace detail
 
 class Instance;
+class InstanceConfig;
 class Runtime;
+class Func;
+
+// ---------------------------------------------------------------------------------------
+// Per-instance state
+// ---------------------------------------------------------------------------------------
+
+namespace detail {
+// What this header keeps for each instance it makes, passed to packr as the instance's host
+// data (packr_module_instantiate_with's `data`): the user's pointer, and the exception a
+// callback threw until the call that entered wasm takes it back. Owned by the Instance.
+// Only the thread using the instance touches it (packr's one-thread-at-a-time rule).
+struct InstanceState {
+    explicit InstanceState(void *data) noexcept : user(data) {}
+    void *user;
+    std::exception_ptr error;
+    std::string host_error;  // packr's message of the last call that failed with PACKR_ERR_HOST
+};
+
+inline InstanceState *state_of(const packr_caller *caller) noexcept {
+    return static_cast<InstanceState *>(packr_caller_data(caller));
+}
+
+// Throws for a failed call into wasm (`status` != PACKR_OK), reading packr_last_error()
+// first. A PACKR_ERR_HOST failure whose callback threw rethrows that same exception; one
+// without a stored exception (or without state) throws HostError with packr's message.
+[[noreturn]] inline void throw_call_failure(packr_status status, InstanceState *state) {
+    std::string message = packr_last_error();
+    if (state != nullptr) {
+        std::exception_ptr thrown = std::exchange(state->error, nullptr);
+        if (status == PACKR_ERR_HOST) {
+            state->host_error = message;
+            if (thrown) std::rethrow_exception(thrown);
+        }
+    }
+    throw_status(status, message);
+}
+
+inline void check_call(packr_status status, InstanceState *state) {
+    if (status != PACKR_OK) throw_call_failure(status, state);
+}
+
+// The failure path of every trampoline, run inside its catch handler: keeps the exception
+// in the calling instance's state and gives packr the message. Never throws.
+inline packr_status host_failed(packr_caller *caller, const char *what) noexcept {
+    if (InstanceState *state = state_of(caller)) state->error = std::current_exception();
+    if (what == nullptr) what = "a C++ exception not derived from std::exception";
+    if (packr_caller_set_error(caller, what) != PACKR_OK) {
+        packr_caller_set_error(caller, "a C++ exception whose what() is not UTF-8");
+    }
+    return PACKR_ERR_HOST;
+}
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// Caller
+// ---------------------------------------------------------------------------------------
+
+/// A view of guest memory, valid only inside the host callback that took it (see
+/// Caller::memory): a pointer and a size, iterable and indexable. Writing through it
+/// writes the guest's memory directly.
+class MemorySpan {
+public:
+    MemorySpan(uint8_t *data, std::size_t size) noexcept : data_(data), size_(size) {}
+    uint8_t *data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    uint8_t *begin() const noexcept { return data_; }
+    uint8_t *end() const noexcept { return data_ + size_; }
+    /// The byte at `i`; `i` must be below size() (unchecked, like std::span).
+    uint8_t &operator[](std::size_t i) const noexcept { return data_[i]; }
+
+private:
+    uint8_t *data_;
+    std::size_t size_;
+};
+
+/// The instance calling a host function, as its callback sees it (wraps a packr_caller).
+///
+/// A callback gets it as its first parameter, `packr::Caller &`, if it asks for it. It is
+/// valid only until the callback returns: do not keep a reference, a MemorySpan, or use it
+/// on another thread. Every failure throws the packr::Error subclass for its status; an
+/// exception left uncaught in the callback fails the host call (see Host).
+class Caller {
+public:
+    /// Wraps packr's caller; made by the trampolines of Host, or by a C callback that wants
+    /// this API.
+    explicit Caller(packr_caller *raw) noexcept : raw_(raw) {}
+    Caller(const Caller &) = delete;
+    Caller &operator=(const Caller &) = delete;
+
+    /// packr's caller, valid as long as this object.
+    packr_caller *get() const noexcept { return raw_; }
+
+    /// The calling instance's user data: the pointer given to Module::instantiate, or
+    /// nullptr. data<T>() casts it.
+    void *data() const noexcept {
+        detail::InstanceState *state = detail::state_of(raw_);
+        return state != nullptr ? state->user : nullptr;
+    }
+    template <class T> T *data() const noexcept { return static_cast<T *>(data()); }
+
+    /// The current size in bytes of the calling instance's memory exported as `memory`.
+    /// Throws NotFoundError, TypeMismatchError (not a memory).
+    uint64_t memory_size(std::string_view memory = "memory") {
+        uint64_t size = 0;
+        check(packr_caller_memory_size(raw_, detail::c_name(memory).c_str(), &size));
+        return size;
+    }
+
+    /// Copies `len` bytes at `offset` of the memory into `buf`. Throws OutOfBoundsError
+    /// unless the whole range is inside the memory (nothing is read then), NotFoundError,
+    /// TypeMismatchError.
+    void read_memory(uint64_t offset, uint8_t *buf, std::size_t len, std::string_view memory = "memory") {
+        check(packr_caller_memory_read(raw_, detail::c_name(memory).c_str(), offset, buf, len));
+    }
+    /// Copies `len` bytes at `offset` out of the memory; throws as the overload above.
+    std::vector<uint8_t> read_memory(uint64_t offset, std::size_t len, std::string_view memory = "memory") {
+        std::vector<uint8_t> out(len);
+        read_memory(offset, out.data(), len, memory);
+        return out;
+    }
+
+    /// Copies `len` bytes from `bytes` into the memory at `offset`; nothing is written
+    /// unless the whole range fits. Throws as read_memory does.
+    void write_memory(uint64_t offset, const uint8_t *bytes, std::size_t len,
+                      std::string_view memory = "memory") {
+        check(packr_caller_memory_write(raw_, detail::c_name(memory).c_str(), offset, bytes, len));
+    }
+    /// Writes any contiguous container of bytes (as Instance::write_memory).
+    template <class Bytes,
+              class = std::enable_if_t<
+                  sizeof(*std::declval<const Bytes &>().data()) == 1 &&
+                  std::is_convertible_v<decltype(std::declval<const Bytes &>().size()), std::size_t>>>
+    void write_memory(uint64_t offset, const Bytes &bytes, std::string_view memory = "memory") {
+        write_memory(offset, reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(), memory);
+    }
+    /// Writes a braced list of bytes.
+    void write_memory(uint64_t offset, std::initializer_list<uint8_t> bytes,
+                      std::string_view memory = "memory") {
+        write_memory(offset, bytes.begin(), bytes.size(), memory);
+    }
+
+    /// Zero-copy access to the memory exported as `memory`: its bytes as they are, to read
+    /// and write in place. Valid until the callback returns or the guest grows that memory
+    /// (for example during call() below), whichever comes first: take it again after
+    /// either. Throws NotFoundError, TypeMismatchError.
+    MemorySpan memory(std::string_view memory = "memory") {
+        uint8_t *data = nullptr;
+        uint64_t size = 0;
+        check(packr_caller_memory_data(raw_, detail::c_name(memory).c_str(), &data, &size));
+        return MemorySpan(data, static_cast<std::size_t>(size));
+    }
+
+    /// Calls the calling instance's export `name` with `args` and returns its results typed
+    /// as `R...` (as Instance::call; calls may nest to any depth). The result kinds are
+    /// checked after the call (a caller has no signature lookup): a wrong R throws
+    /// TypeMismatchError once the export has run. Throws what Instance::call throws; a
+    /// callback further down that threw reaches here as its own exception.
+    template <class... R, class... A>
+    typename detail::call_result<R...>::type call(std::string_view name, const A &...args) {
+        packr_val in[sizeof...(A) + 1];  // written by put_args, read by packr up to the count
+        detail::put_args(in, args...);
+        packr_val out[sizeof...(R) + 1];  // written by packr on success
+        call_raw(name, in, sizeof...(A), out, sizeof...(R));
+        return detail::typed_results<R...>(out);
+    }
+
+    /// The call exactly as the C API makes it: `nargs` arguments, `nresults` result slots
+    /// (counts checked by packr); `results` is written only on success.
+    void call_into(std::string_view name, const Value *args, std::size_t nargs, Value *results,
+                   std::size_t nresults) {
+        std::vector<packr_val> in(nargs);
+        for (std::size_t i = 0; i < nargs; ++i) in[i] = args[i].raw();
+        std::vector<packr_val> out(nresults);
+        call_raw(name, in.data(), nargs, out.data(), nresults);
+        for (std::size_t i = 0; i < nresults; ++i) results[i] = Value::from_raw(out[i]);
+    }
+
+private:
+    void call_raw(std::string_view name, const packr_val *in, std::size_t nin, packr_val *out,
+                  std::size_t nout) {
+        const std::string c_name = detail::c_name(name);
+        detail::check_call(packr_caller_call(raw_, c_name.c_str(), in, nin, out, nout),
+                           detail::state_of(raw_));
+    }
+
+    packr_caller *raw_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Host
+// ---------------------------------------------------------------------------------------
+
+/// The arguments of an untyped host function (see Host::define with explicit kinds): a
+/// read-only view of packr's argument array, valid during the callback.
+class HostArgs {
+public:
+    HostArgs(const packr_val *args, std::size_t n) noexcept : args_(args), n_(n) {}
+    std::size_t size() const noexcept { return n_; }
+    /// Argument `i` (of the declared kind). Throws OutOfBoundsError past the end.
+    Value operator[](std::size_t i) const {
+        if (i >= n_) {
+            throw OutOfBoundsError("argument " + std::to_string(i) + " is past the " +
+                                   std::to_string(n_) + " arguments");
+        }
+        return Value::from_raw(args_[i]);
+    }
+    /// packr's array.
+    const packr_val *data() const noexcept { return args_; }
+
+private:
+    const packr_val *args_;
+    std::size_t n_;
+};
+
+/// The result slots of an untyped host function: packr's result array, pre-filled with
+/// zeros of the declared kinds, valid during the callback.
+class HostResults {
+public:
+    HostResults(packr_val *results, std::size_t n) noexcept : results_(results), n_(n) {}
+    std::size_t size() const noexcept { return n_; }
+    /// The declared kind of result `i`.
+    packr_valkind kind(std::size_t i) const { return slot(i).kind; }
+    /// Sets result `i`. A value of another kind than declared makes packr fail the host
+    /// call (HostError, naming the result). Throws OutOfBoundsError past the end.
+    void set(std::size_t i, const Value &v) { slot(i) = v.raw(); }
+    /// The value result `i` holds now.
+    Value operator[](std::size_t i) const { return Value::from_raw(slot(i)); }
+    /// packr's array.
+    packr_val *data() const noexcept { return results_; }
+
+private:
+    packr_val &slot(std::size_t i) const {
+        if (i >= n_) {
+            throw OutOfBoundsError("result " + std::to_string(i) + " is past the " +
+                                   std::to_string(n_) + " results");
+        }
+        return results_[i];
+    }
+
+    packr_val *results_;
+    std::size_t n_;
+};
+
+namespace detail {
+// The parameter list and return type of a callable: function pointers, and classes with
+// one non-template operator() (lambdas, std::function, function objects).
+template <class R, class... A> struct signature_of {
+    using ret = R;
+    using args = std::tuple<A...>;
+};
+template <class F> struct callable_traits : callable_traits<decltype(&F::operator())> {};
+template <class R, class... A> struct callable_traits<R (*)(A...)> : signature_of<R, A...> {};
+template <class R, class... A> struct callable_traits<R (*)(A...) noexcept> : signature_of<R, A...> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...)> : signature_of<R, A...> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) const> : signature_of<R, A...> {};
+template <class C, class R, class... A> struct callable_traits<R (C::*)(A...) noexcept> : signature_of<R, A...> {};
+template <class C, class R, class... A>
+struct callable_traits<R (C::*)(A...) const noexcept> : signature_of<R, A...> {};
+
+// Whether a signature can be deduced: a function pointer, or one non-template operator().
+template <class F, class = void> struct has_one_call_operator : std::false_type {};
+template <class F>
+struct has_one_call_operator<F, std::void_t<decltype(&F::operator())>> : std::true_type {};
+template <class F> constexpr bool is_deducible =
+    (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) || has_one_call_operator<F>::value;
+
+// A parameter: one of the value types, by value or const reference.
+template <class A> using param_type = std::remove_cv_t<std::remove_reference_t<A>>;
+template <class A> constexpr bool is_value_param =
+    value_traits<param_type<A>>::supported &&
+    (!std::is_reference_v<A> || std::is_const_v<std::remove_reference_t<A>>);
+
+template <class A> constexpr bool is_caller_param = std::is_same_v<param_type<A>, Caller> && std::is_lvalue_reference_v<A>;
+
+// Splits an optional leading Caller& from the wasm parameters.
+template <class Args> struct host_params;
+template <> struct host_params<std::tuple<>> {
+    static constexpr bool takes_caller = false;
+    using wasm = std::tuple<>;
+};
+template <class First, class... Rest> struct host_params<std::tuple<First, Rest...>> {
+    static constexpr bool takes_caller = is_caller_param<First>;
+    using wasm = std::conditional_t<takes_caller, std::tuple<Rest...>, std::tuple<First, Rest...>>;
+};
+
+// The wasm results of a return type: void, one value type, or std::tuple of value types.
+template <class R> struct host_results {
+    static constexpr bool ok = value_traits<R>::supported;
+    static constexpr std::array<packr_valkind, 1> kinds() { return {value_traits<R>::kind}; }
+    static void store(packr_val *out, const R &r) noexcept { value_traits<R>::write(out[0], r); }
+};
+template <> struct host_results<void> {
+    static constexpr bool ok = true;
+    static constexpr std::array<packr_valkind, 0> kinds() { return {}; }
+};
+template <class... R> struct host_results<std::tuple<R...>> {
+    static constexpr bool ok = (value_traits<R>::supported && ...);
+    static constexpr std::array<packr_valkind, sizeof...(R)> kinds() { return {value_traits<R>::kind...}; }
+    static void store(packr_val *out, const std::tuple<R...> &r) noexcept {
+        store_each(out, r, std::index_sequence_for<R...>{});
+    }
+    template <std::size_t... I>
+    static void store_each(packr_val *out, const std::tuple<R...> &r, std::index_sequence<I...>) noexcept {
+        (value_traits<R>::write(out[I], std::get<I>(r)), ...);
+    }
+};
+
+// A typed host function: the user's callable, moved to the heap. packr owns it from
+// definition on and deletes it through `finalize`, exactly once.
+template <class F, class Wasm> struct TypedHostFunc;
+template <class F, class... P> struct TypedHostFunc<F, std::tuple<P...>> {
+    using traits = callable_traits<F>;
+    using ret = typename traits::ret;
+    static constexpr bool takes_caller = host_params<typename traits::args>::takes_caller;
+
+    static_assert((is_value_param<P> && ...),
+                  "host function parameters are int32_t, int64_t, float, double or packr::V128 "
+                  "(by value or const reference), after an optional leading packr::Caller &");
+    static_assert(host_results<ret>::ok,
+                  "host functions return void, int32_t, int64_t, float, double, packr::V128, "
+                  "or a std::tuple of those");
+
+    F f;
+
+    static constexpr std::array<packr_valkind, sizeof...(P)> params() {
+        return {value_traits<param_type<P>>::kind...};
+    }
+
+    static packr_status call(void *env, packr_caller *raw, const packr_val *args, std::size_t,
+                             packr_val *results, std::size_t) noexcept {
+        Caller caller(raw);
+        try {
+            invoke(static_cast<TypedHostFunc *>(env)->f, caller, args, results,
+                   std::index_sequence_for<P...>{});
+            return PACKR_OK;
+        } catch (const std::exception &e) {
+            return host_failed(raw, e.what());
+        } catch (...) {
+            return host_failed(raw, nullptr);
+        }
+    }
+
+    template <std::size_t... I>
+    static void invoke(F &f, Caller &caller, const packr_val *args, packr_val *results,
+                       std::index_sequence<I...>) {
+        (void)args;
+        (void)caller;
+        if constexpr (std::is_void_v<ret>) {
+            (void)results;
+            if constexpr (takes_caller) {
+                f(caller, value_traits<param_type<P>>::read(args[I])...);
+            } else {
+                f(value_traits<param_type<P>>::read(args[I])...);
+            }
+        } else {
+            if constexpr (takes_caller) {
+                host_results<ret>::store(results, f(caller, value_traits<param_type<P>>::read(args[I])...));
+            } else {
+                host_results<ret>::store(results, f(value_traits<param_type<P>>::read(args[I])...));
+            }
+        }
+    }
+
+    static void finalize(void *env) noexcept { delete static_cast<TypedHostFunc *>(env); }
+};
+
+// An untyped host function: F(Caller &, HostArgs, HostResults).
+template <class F> struct UntypedHostFunc {
+    F f;
+
+    static packr_status call(void *env, packr_caller *raw, const packr_val *args, std::size_t nargs,
+                             packr_val *results, std::size_t nresults) noexcept {
+        Caller caller(raw);
+        try {
+            static_cast<UntypedHostFunc *>(env)->f(caller, HostArgs(args, nargs),
+                                                   HostResults(results, nresults));
+            return PACKR_OK;
+        } catch (const std::exception &e) {
+            return host_failed(raw, e.what());
+        } catch (...) {
+            return host_failed(raw, nullptr);
+        }
+    }
+
+    static void finalize(void *env) noexcept { delete static_cast<UntypedHostFunc *>(env); }
+};
+}  // namespace detail
+
+/// Host definitions: functions that serve guests' imports (owns one packr_host handle).
+/// Move-only. Build it up with define(), then make runtimes with it (Runtime(const Host &),
+/// Runtime::with_host); a runtime copies the definitions as they are then, so the Host may
+/// change or be destroyed afterwards.
+///
+///     packr::Host host;
+///     int calls = 0;
+///     host.define("env", "add", [&calls](int32_t a, int32_t b) { ++calls; return a + b; })
+///         .define("env", "log", [](packr::Caller &c, int32_t ptr, int32_t len) {
+///             auto bytes = c.read_memory(static_cast<uint32_t>(ptr), static_cast<uint32_t>(len));
+///             std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+///         });
+///     packr::Runtime rt(host);
+///
+/// Callables: any callable with one non-template call operator or a function pointer
+/// (lambdas with captures, std::function, move-only function objects). It is moved (or
+/// copied, from an lvalue) into a heap object that packr owns; that object is destroyed
+/// exactly once, when nothing can call the function any more (this Host, every runtime
+/// made with it, and every module and instance bound to those runtimes are gone), on
+/// whatever thread frees the last of them: its destructor must be callable from any thread
+/// and must not throw.
+///
+/// Exceptions: a callback may throw anything. The trampoline catches it (nothing unwinds
+/// through packr or wasm), keeps it in the calling instance's state, gives packr its what()
+/// (a fixed text for exceptions not derived from std::exception) and fails the host call,
+/// so the guest traps. The call that entered wasm (Instance::call, Func::call,
+/// Caller::call, or instantiate for a start function) then rethrows that same exception
+/// object, with its original type; packr's message for the failure (`host function
+/// MODULE::NAME failed: WHAT` and a wasm backtrace) is kept as Instance::last_host_error().
+/// Each instance keeps its own, so nested calls (callback -> Caller::call -> callback) and
+/// instances on other threads never see each other's exceptions. The instance stays usable.
+///
+/// Thread rules: a host function may be called on several threads at once (by instances
+/// on different threads), so a callable with mutable state must synchronise it. define()
+/// and unknown_imports_trap() must not run while another thread uses this Host; making
+/// runtimes from one Host on several threads at once is fine.
+///
+/// Instances of runtimes made with a Host must be made by Module::instantiate (or, through
+/// the C API, with NULL data): the trampolines take the instance's host data for this
+/// header's per-instance state.
+class Host {
+public:
+    /// An empty set of definitions.
+    Host() { check(packr_host_new(&raw_)); }
+
+    Host(const Host &) = delete;
+    Host &operator=(const Host &) = delete;
+    /// Takes the handle; `other` becomes empty.
+    Host(Host &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /// Frees the current handle and takes `other`'s; self-move leaves it unchanged.
+    Host &operator=(Host &&other) noexcept {
+        if (this != &other) {
+            packr_host_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the handle; runtimes made from it keep their definitions.
+    ~Host() { packr_host_free(raw_); }
+
+    /// True unless empty (moved-from).
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    /// The handle, still owned by this Host.
+    const packr_host *get() const noexcept { return raw_; }
+
+    /// Defines `module`::`name`, served by `f`, with the wasm signature deduced from `f`:
+    /// parameters int32_t, int64_t, float, double or packr::V128 (by value or const
+    /// reference), after an optional leading `packr::Caller &`; a return of void, one of
+    /// those types, or a std::tuple of them for several results. A generic lambda (auto
+    /// parameters) cannot be deduced: give its types, or use the overload with kinds.
+    ///
+    /// Throws InvalidArgumentError if `module`::`name` is already defined here or a name is
+    /// not UTF-8 (the callable is destroyed before the throw), NullPointerError on an empty
+    /// Host. Returns `*this`, so definitions chain.
+    template <class F> Host &define(std::string_view module, std::string_view name, F &&f) {
+        using Fn = std::decay_t<F>;
+        static_assert(detail::is_deducible<Fn>,
+                      "packr::Host::define cannot deduce a wasm signature from this callable (a "
+                      "generic lambda, or an overloaded operator()): give its parameters types, "
+                      "or use the overload with explicit kinds");
+        using Wasm = typename detail::host_params<typename detail::callable_traits<Fn>::args>::wasm;
+        using Impl = detail::TypedHostFunc<Fn, Wasm>;
+        constexpr auto params = Impl::params();
+        constexpr auto results = detail::host_results<typename Impl::ret>::kinds();
+        const std::string c_module(module), c_name(name);
+        std::unique_ptr<Impl> env(new Impl{std::forward<F>(f)});
+        return define_raw(c_module, c_name, params.data(), params.size(), results.data(),
+                          results.size(), &Impl::call, env.release(), &Impl::finalize);
+    }
+
+    /// Defines `module`::`name` with explicit parameter and result kinds, served by an
+    /// untyped callable `f(packr::Caller &, packr::HostArgs args, packr::HostResults
+    /// results)` that reads `args` and sets `results` (pre-filled with zeros of the declared
+    /// kinds). Ownership, exceptions and threads as for the typed overload; also throws
+    /// TypeMismatchError for a kind packr values cannot carry.
+    template <class F>
+    Host &define(std::string_view module, std::string_view name, const std::vector<packr_valkind> &params,
+                 const std::vector<packr_valkind> &results, F &&f) {
+        using Impl = detail::UntypedHostFunc<std::decay_t<F>>;
+        static_assert(std::is_invocable_v<std::decay_t<F> &, Caller &, HostArgs, HostResults>,
+                      "an untyped host function is callable as f(packr::Caller &, packr::HostArgs, "
+                      "packr::HostResults)");
+        const std::string c_module(module), c_name(name);
+        std::unique_ptr<Impl> env(new Impl{std::forward<F>(f)});
+        return define_raw(c_module, c_name, params.data(), params.size(), results.data(),
+                          results.size(), &Impl::call, env.release(), &Impl::finalize);
+    }
+
+    /// Function imports nobody defined: with `enabled`, each is served by a function that
+    /// traps when called (TrapError), so modules importing more than this host serves still
+    /// instantiate; by default they fail instantiation with LinkError. Other kinds of
+    /// import (memories, globals, tables) must always be defined. Returns `*this`.
+    Host &unknown_imports_trap(bool enabled) {
+        check(packr_host_set_unknown_imports_trap(raw_, enabled));
+        return *this;
+    }
+
+private:
+    // packr owns `env` once it is passed (it runs `finalizer` itself if the definition
+    // fails), except for a NULL host, where nothing was taken.
+    Host &define_raw(const std::string &module, const std::string &name, const packr_valkind *params,
+                     std::size_t nparams, const packr_valkind *results, std::size_t nresults,
+                     packr_host_callback callback, void *env, packr_finalizer finalizer) {
+        const packr_status status =
+            packr_host_define_func(raw_, module.c_str(), name.c_str(), params, nparams, results,
+                                   nresults, callback, env, finalizer);
+        if (status != PACKR_OK) {
+            const std::string message = packr_last_error();
+            if (raw_ == nullptr) finalizer(env);
+            throw_status(status, message);
+        }
+        return *this;
+    }
+
+    packr_host *raw_ = nullptr;
+};
+
 
 // ---------------------------------------------------------------------------------------
 // Module
@@ -429,10 +1119,27 @@ public:
     packr_module *release() noexcept { return std::exchange(raw_, nullptr); }
 
     /// A fresh instance (own store, memories, globals) linked against the runtime this
-    /// module is bound to; runs the start function. Throws LinkError (missing import),
-    /// TrapError (start trapped), InstantiateError, NullPointerError (empty module).
-    /// Thread-safe.
+    /// module is bound to; runs the start function. Throws LinkError (an import the
+    /// runtime cannot satisfy; the message names every one), TrapError (start trapped),
+    /// HostError or a callback's own exception (a host function the start function called
+    /// failed), PoolExhaustedError, ResourceError, InstantiateError, NullPointerError
+    /// (empty module). Thread-safe.
     inline Instance instantiate() const;
+
+    /// As instantiate(), with the user's pointer `data`: Instance::data() and, inside host
+    /// callbacks, Caller::data() return it. The Instance never reads or frees it; it must
+    /// stay valid while host functions can run on the instance. Each instance has its own.
+    inline Instance instantiate(void *data) const;
+
+    /// As instantiate(void *), with the per-instance options in `config` (only read during
+    /// the call; one config may serve any number of instantiations, on several threads).
+    inline Instance instantiate(const InstanceConfig &config, void *data = nullptr) const;
+
+    /// Resolves the exported function `name` once into a Func, callable on every instance
+    /// of this compiled code (through any copy or wrap of this module). Throws
+    /// NotFoundError, TypeMismatchError (not a function, or a type packr cannot carry).
+    /// Thread-safe.
+    inline Func func(std::string_view name) const;
 
     /// The exports, in the module's order. Thread-safe.
     std::vector<ExportDesc> exports() const {
@@ -485,6 +1192,48 @@ private:
 };
 
 inline void swap(Module &a, Module &b) noexcept { a.swap(b); }
+
+// ---------------------------------------------------------------------------------------
+// InstanceConfig
+// ---------------------------------------------------------------------------------------
+
+/// Per-instance options for Module::instantiate (owns one packr_instance_config handle).
+/// Move-only. None are defined yet: an InstanceConfig gives what instantiate() gives; later
+/// capabilities (WASI arguments and output, deadlines, fuel, memory limits) add setters
+/// here, each with a default that keeps today's behaviour.
+///
+/// An instance copies what it needs, so a config may be reused and destroyed after.
+/// Thread rules: instantiating with one config on several threads at once is fine while no
+/// thread changes it.
+class InstanceConfig {
+public:
+    /// A config with every option at its default.
+    InstanceConfig() { check(packr_instance_config_new(&raw_)); }
+
+    InstanceConfig(const InstanceConfig &) = delete;
+    InstanceConfig &operator=(const InstanceConfig &) = delete;
+    /// Takes the handle; `other` becomes empty (instantiating with it throws
+    /// NullPointerError, as for every empty owner, rather than meaning the defaults).
+    InstanceConfig(InstanceConfig &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /// Frees the current handle and takes `other`'s; self-move leaves it unchanged.
+    InstanceConfig &operator=(InstanceConfig &&other) noexcept {
+        if (this != &other) {
+            packr_instance_config_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the handle; instances made with it are unaffected.
+    ~InstanceConfig() { packr_instance_config_free(raw_); }
+
+    /// True unless empty (moved-from).
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    /// The handle, still owned by this InstanceConfig.
+    const packr_instance_config *get() const noexcept { return raw_; }
+
+private:
+    packr_instance_config *raw_ = nullptr;
+};
 
 // ---------------------------------------------------------------------------------------
 // Config
@@ -604,7 +1353,8 @@ private:
 // ---------------------------------------------------------------------------------------
 
 /// A runtime: a wasmtime engine plus the host definitions instances link against (owns one
-/// packr_runtime handle). Move-only.
+/// packr_runtime handle; none for Runtime() and Runtime(const Config &), see Host).
+/// Move-only.
 ///
 /// Modules compiled or wrapped by a runtime keep what they need of it alive, so a Runtime
 /// may be destroyed before its modules and instances.
@@ -628,6 +1378,25 @@ public:
     static Runtime sharing_engine(const Runtime &base) {
         packr_runtime *raw = nullptr;
         check(packr_runtime_new_sharing_engine(base.raw_, &raw));
+        return Runtime(raw);
+    }
+
+    /// A runtime with default engine settings whose instances' imports are served by
+    /// `host`'s definitions as they are now (later changes to `host` do not reach it, and
+    /// `host` may be destroyed at once). Throws ResourceError, NullPointerError (empty host).
+    explicit Runtime(const Host &host) : Runtime(with_host(Runtime(), host)) {}
+
+    /// A runtime with its own engine configured by `config` and imports served by `host`.
+    Runtime(const Config &config, const Host &host) : Runtime(with_host(Runtime(config), host)) {}
+
+    /// A runtime sharing `base`'s engine (modules wrap between them without recompiling)
+    /// whose imports are served by `host`'s definitions as they are now; `base`'s own
+    /// definitions are not carried over. A module bound to it resolves its imports once,
+    /// on its first instantiation (LinkError names every unmet import then). Thread-safe on
+    /// `base`; `host` must not be changed by another thread meanwhile.
+    static Runtime with_host(const Runtime &base, const Host &host) {
+        packr_runtime *raw = nullptr;
+        check(packr_runtime_new_with_host(base.raw_, host.get(), &raw));
         return Runtime(raw);
     }
 
@@ -692,68 +1461,101 @@ private:
 // Instance
 // ---------------------------------------------------------------------------------------
 
-/// A live instance: its own store, memories and globals (owns one packr_instance handle).
-/// Move-only. It keeps its module and engine alive, so the Module and Runtime objects may
-/// be destroyed first.
+/// A live instance: its own store, memories and globals (owns one packr_instance handle
+/// and this header's per-instance state: the user's data pointer and the slot where a
+/// callback's exception waits for the call that entered wasm). Move-only; moving keeps the
+/// state where it is, so callbacks keep finding it. It keeps its module and engine alive,
+/// so the Module and Runtime objects may be destroyed first.
 ///
 /// Thread rules: an Instance may move between threads but is used by one at a time. A
-/// call (call, memory access) that finds it in use on another thread, or re-entered from
-/// the same thread, throws BusyError and does nothing. signature() never conflicts. Do not
-/// destroy or move-assign an Instance while another thread is using it.
+/// call (call, memory or global access) that finds it in use on another thread, or
+/// re-entered from one of its own callbacks (use Caller::call there), throws BusyError and
+/// does nothing. signature() and data() never conflict. Do not destroy or move-assign an
+/// Instance while another thread is using it.
 ///
-/// A trap (TrapError) leaves the instance usable, with memory and globals as the trap
-/// left them.
+/// A trap (TrapError) or a failed host function leaves the instance usable, with memory
+/// and globals as the failure left them.
 class Instance {
 public:
     /// An empty instance; using it throws NullPointerError.
     Instance() noexcept = default;
 
-    /// Takes ownership of a handle from the C API (NULL gives an empty Instance).
-    static Instance adopt(packr_instance *raw) noexcept { return Instance(raw); }
+    /// Takes ownership of a handle from the C API: one made by packr_module_instantiate (or
+    /// packr_module_instantiate_with with NULL data), which has no per-instance state here,
+    /// so data() is nullptr and a callback's exception reaches the caller as HostError; or
+    /// one given up by release(), whose state it takes back. A handle whose host data is
+    /// some other pointer of the C host's must not be adopted (it would be taken for this
+    /// header's state). NULL gives an empty Instance.
+    static Instance adopt(packr_instance *raw) noexcept {
+        return Instance(raw, static_cast<detail::InstanceState *>(packr_instance_data(raw)));
+    }
 
     Instance(const Instance &) = delete;
     Instance &operator=(const Instance &) = delete;
-    /// Takes the handle; `other` becomes empty.
-    Instance(Instance &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /// Takes the handle and state; `other` becomes empty.
+    Instance(Instance &&other) noexcept
+        : raw_(std::exchange(other.raw_, nullptr)), state_(std::exchange(other.state_, nullptr)) {}
     /// Frees the current instance and takes `other`'s; self-move leaves it unchanged.
     Instance &operator=(Instance &&other) noexcept {
         if (this != &other) {
-            packr_instance_free(raw_);
+            reset();
             raw_ = std::exchange(other.raw_, nullptr);
+            state_ = std::exchange(other.state_, nullptr);
         }
         return *this;
     }
-    /// Frees the instance, its store, memories and globals.
-    ~Instance() { packr_instance_free(raw_); }
+    /// Frees the instance, its store, memories and globals, then its state (never the
+    /// user's data).
+    ~Instance() { reset(); }
 
     /// True unless empty.
     explicit operator bool() const noexcept { return raw_ != nullptr; }
     /// The handle, still owned by this Instance.
     packr_instance *get() const noexcept { return raw_; }
-    /// Gives up the handle: the caller frees it with packr_instance_free. Leaves this empty.
-    packr_instance *release() noexcept { return std::exchange(raw_, nullptr); }
+    /// Gives up the handle, for the C API. Its host data (packr_instance_data) is this
+    /// header's per-instance state, which goes with it: give the handle back to
+    /// Instance::adopt to free both (packr_instance_free alone would leak the state).
+    /// Leaves this empty.
+    packr_instance *release() noexcept {
+        state_ = nullptr;
+        return std::exchange(raw_, nullptr);
+    }
+
+    /// The user's data given to Module::instantiate, or nullptr; data<T>() casts it. Never
+    /// touches the store, so it may run at any time.
+    void *data() const noexcept { return state_ != nullptr ? state_->user : nullptr; }
+    template <class T> T *data() const noexcept { return static_cast<T *>(data()); }
+
+    /// packr's message for the last call on this instance that failed in a host function
+    /// (status PACKR_ERR_HOST: `host function MODULE::NAME failed: ...` and a wasm
+    /// backtrace), also when what reached the caller was the callback's own exception; empty
+    /// if none has failed that way. Set by call, call_into, call_values, Func::call and
+    /// Caller::call on this instance.
+    const std::string &last_host_error() const noexcept {
+        static const std::string none;
+        return state_ != nullptr ? state_->host_error : none;
+    }
 
     /// Calls the exported function `name` with `args` (each int32_t, int64_t, float,
-    /// double or Value) and returns its results typed as `R...`:
+    /// double, V128 or Value) and returns its results typed as `R...`:
     /// nothing for `call("f")`, an R for `call<int32_t>("add", 1, 2)`, a std::tuple<R...>
     /// for `call<int32_t, int32_t>("divmod", 17, 5)`. A Value in R accepts any kind.
     ///
     /// The number of R must be the function's result count (so `call("add", 1, 2)`, with
     /// no R, throws TypeMismatchError); the result kinds are checked against the signature
     /// before the function runs. Throws NotFoundError, TypeMismatchError, TrapError,
-    /// BusyError. Thread rules: see Instance.
+    /// BusyError; a host function that threw rethrows its own exception, one that failed
+    /// otherwise throws HostError (see Host). Thread rules: see Instance.
     template <class... R, class... A>
     typename detail::call_result<R...>::type call(std::string_view name, const A &...args) {
         const std::string c_name = detail::c_name(name);
         check_result_kinds<R...>(c_name);
-        const packr_val in[sizeof...(A) + 1] = {Value(args).raw()..., packr_val{}};
-        packr_val out[sizeof...(R) + 1] = {};
-        check(packr_instance_call(raw_, c_name.c_str(), in, sizeof...(A), out, sizeof...(R)));
-        if constexpr (sizeof...(R) == 1) {
-            return detail::result_traits<R...>::get(Value::from_raw(out[0]));
-        } else if constexpr (sizeof...(R) > 1) {
-            return detail::make_results<R...>(out, std::index_sequence_for<R...>{});
-        }
+        packr_val in[sizeof...(A) + 1];  // written by put_args, read by packr up to the count
+        detail::put_args(in, args...);
+        packr_val out[sizeof...(R) + 1];  // written by packr on success
+        detail::check_call(packr_instance_call(raw_, c_name.c_str(), in, sizeof...(A), out, sizeof...(R)),
+                           state_);
+        return detail::typed_results<R...>(out);
     }
 
     /// Calls `name` with `args` and returns all its results, however many the signature
@@ -780,8 +1582,9 @@ public:
         std::vector<packr_val> in(nargs);
         for (std::size_t i = 0; i < nargs; ++i) in[i] = args[i].raw();
         std::vector<packr_val> out(nresults);
-        check(packr_instance_call(raw_, detail::c_name(name).c_str(), in.data(), nargs,
-                                  out.data(), nresults));
+        detail::check_call(packr_instance_call(raw_, detail::c_name(name).c_str(), in.data(), nargs,
+                                               out.data(), nresults),
+                           state_);
         for (std::size_t i = 0; i < nresults; ++i) results[i] = Value::from_raw(out[i]);
     }
 
@@ -791,6 +1594,26 @@ public:
         packr_func_signature s{};
         check(packr_instance_func_signature(raw_, detail::c_name(name).c_str(), &s));
         return detail::copy_signature(s);
+    }
+
+    /// The value of the global exported as `name` (of the global's kind). Throws
+    /// NotFoundError, TypeMismatchError (not a global, or a reference), BusyError.
+    Value global_get(std::string_view name) {
+        packr_val v{};
+        check(packr_instance_global_get(raw_, detail::c_name(name).c_str(), &v));
+        return Value::from_raw(v);
+    }
+    /// The global `name` as a T (int32_t, int64_t, float, double or V128); throws
+    /// TypeMismatchError if the global holds another kind, and as above.
+    template <class T> T global_get(std::string_view name) {
+        return detail::result_traits<T>::get(global_get(name));
+    }
+
+    /// Sets the mutable global exported as `name` to `value`, whose kind must be the
+    /// global's (`global_set("level", int64_t{9})`). Throws TypeMismatchError (immutable,
+    /// another kind, not a global), NotFoundError, BusyError.
+    void global_set(std::string_view name, const Value &value) {
+        check(packr_instance_global_set(raw_, detail::c_name(name).c_str(), &value.raw()));
     }
 
     /// The current size in bytes of the exported memory `memory` ("memory" by default).
@@ -835,34 +1658,144 @@ public:
     }
 
 private:
-    explicit Instance(packr_instance *raw) noexcept : raw_(raw) {}
+    friend class Module;
+    friend class Func;
+
+    Instance(packr_instance *raw, detail::InstanceState *state) noexcept : raw_(raw), state_(state) {}
+
+    void reset() noexcept {
+        packr_instance_free(std::exchange(raw_, nullptr));
+        delete std::exchange(state_, nullptr);
+    }
 
     // Refuses before the call runs, so a wrong R does not cost a side effect.
     template <class... R> void check_result_kinds(const std::string &c_name) const {
         if constexpr ((detail::result_traits<R>::checked || ...)) {
             packr_func_signature sig{};
             check(packr_instance_func_signature(raw_, c_name.c_str(), &sig));
-            if (sig.nresults != sizeof...(R)) return;  // packr reports the count mismatch
-            constexpr bool checked[] = {detail::result_traits<R>::checked...};
-            constexpr packr_valkind kinds[] = {detail::result_traits<R>::kind...};
-            for (std::size_t i = 0; i < sizeof...(R); ++i) {
-                if (checked[i] && sig.results[i] != kinds[i]) {
-                    throw TypeMismatchError("result " + std::to_string(i) + " of `" + c_name +
-                                            "` is " + kind_name(sig.results[i]) +
-                                            ", the caller asked for " + kind_name(kinds[i]));
-                }
-            }
+            detail::check_result_kinds<R...>(sig.results, sig.nresults, c_name);
         }
     }
 
     packr_instance *raw_ = nullptr;
+    detail::InstanceState *state_ = nullptr;
 };
 
-inline Instance Module::instantiate() const {
+// ---------------------------------------------------------------------------------------
+// Func
+// ---------------------------------------------------------------------------------------
+
+/// An exported function resolved once on a module's compiled code (owns one packr_func
+/// handle): packr's fastest call path, without a name lookup. Made by Module::func or
+/// Func(module, name).
+///
+/// It works on every instance of that compiled code, made through any copy or wrap of the
+/// module, in any runtime: resolve when a module enters the cache, call on every spawn. An
+/// instance of other code throws InvalidArgumentError naming the func. It keeps the
+/// compiled code alive, so the Module may be destroyed first.
+///
+/// Move-only (packr has no clone of a func; resolve again, or share one Func by reference
+/// or shared_ptr). Thread rules: a Func never changes, so any number of threads may call
+/// through one at once (each on its own instance).
+class Func {
+public:
+    /// An empty func; calling it throws NullPointerError.
+    Func() noexcept = default;
+
+    /// Resolves the exported function `name` of `module`. Throws NotFoundError,
+    /// TypeMismatchError (not a function, or a type packr cannot carry), NullPointerError.
+    Func(const Module &module, std::string_view name) {
+        check(packr_module_func(module.get(), detail::c_name(name).c_str(), &raw_));
+        check(packr_func_get_signature(raw_, &sig_));
+        name_ = std::string(name);
+    }
+
+    Func(const Func &) = delete;
+    Func &operator=(const Func &) = delete;
+    /// Takes the handle; `other` becomes empty.
+    Func(Func &&other) noexcept
+        : raw_(std::exchange(other.raw_, nullptr)), sig_(std::exchange(other.sig_, packr_func_signature{})),
+          name_(std::move(other.name_)) {}
+    /// Frees the current handle and takes `other`'s; self-move leaves it unchanged.
+    Func &operator=(Func &&other) noexcept {
+        if (this != &other) {
+            packr_func_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+            sig_ = std::exchange(other.sig_, packr_func_signature{});
+            name_ = std::move(other.name_);
+        }
+        return *this;
+    }
+    /// Frees the handle (packr_func_free).
+    ~Func() { packr_func_free(raw_); }
+
+    /// True unless empty.
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    /// The handle, still owned by this Func.
+    const packr_func *get() const noexcept { return raw_; }
+    /// The export's name.
+    const std::string &name() const noexcept { return name_; }
+    /// The function's signature (a copy).
+    Signature signature() const { return detail::copy_signature(sig_); }
+
+    /// Calls this function on `instance` with `args` and returns its results typed as
+    /// `R...`, as Instance::call does (result kinds checked before the call), with the
+    /// packr_val arrays on the stack: no heap allocation per call. Throws what
+    /// Instance::call throws, and InvalidArgumentError if `instance` runs other compiled
+    /// code. Thread rules: those of `instance`.
+    template <class... R, class... A>
+    typename detail::call_result<R...>::type call(Instance &instance, const A &...args) const {
+        if constexpr ((detail::result_traits<R>::checked || ...)) {
+            detail::check_result_kinds<R...>(sig_.results, sig_.nresults, name_);
+        }
+        packr_val in[sizeof...(A) + 1];  // written by put_args, read by packr up to the count
+        detail::put_args(in, args...);
+        packr_val out[sizeof...(R) + 1];  // written by packr on success
+        detail::check_call(
+            packr_instance_call_func(instance.raw_, raw_, in, sizeof...(A), out, sizeof...(R)),
+            instance.state_);
+        return detail::typed_results<R...>(out);
+    }
+
+    /// Calls with `args` and returns all the results (count from the signature).
+    std::vector<Value> call_values(Instance &instance, const std::vector<Value> &args) const {
+        std::vector<packr_val> in(args.size());
+        for (std::size_t i = 0; i < args.size(); ++i) in[i] = args[i].raw();
+        std::vector<packr_val> out(sig_.nresults);
+        detail::check_call(packr_instance_call_func(instance.raw_, raw_, in.data(), in.size(),
+                                                    out.data(), out.size()),
+                           instance.state_);
+        std::vector<Value> results;
+        results.reserve(out.size());
+        for (const packr_val &v : out) results.push_back(Value::from_raw(v));
+        return results;
+    }
+
+private:
+    packr_func *raw_ = nullptr;
+    packr_func_signature sig_{};  // arrays owned by raw_
+    std::string name_;
+};
+
+inline Instance Module::instantiate() const { return instantiate(nullptr); }
+
+inline Instance Module::instantiate(void *data) const {
+    auto state = std::make_unique<detail::InstanceState>(data);
     packr_instance *raw = nullptr;
-    check(packr_module_instantiate(raw_, &raw));
-    return Instance::adopt(raw);
+    detail::check_call(packr_module_instantiate_with(raw_, nullptr, state.get(), &raw), state.get());
+    return Instance(raw, state.release());
 }
+
+inline Instance Module::instantiate(const InstanceConfig &config, void *data) const {
+    if (!config) throw NullPointerError("the InstanceConfig is empty (moved-from)");
+    auto state = std::make_unique<detail::InstanceState>(data);
+    packr_instance *raw = nullptr;
+    detail::check_call(packr_module_instantiate_with(raw_, config.get(), state.get(), &raw),
+                       state.get());
+    return Instance(raw, state.release());
+}
+
+inline Func Module::func(std::string_view name) const { return Func(*this, name); }
 
 }  // namespace packr
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <exception>
+#include <stdexcept>
 #include <cstdlib>
 #include <ostream>
 #include <fstream>
@@ -63,7 +65,7 @@ std::vector<Case> load_cases() {
     return cases;
 }
 
-// "i32:5 f64:6" -> values; "bad:N" is a raw kind of 99 that packr must reject.
+// "i32:5 f64:6 v128:00..0f" -> values; "bad:N" is a raw kind of 99 that packr must reject.
 std::vector<packr::Value> parse_values(const std::string &text) {
     std::vector<packr::Value> out;
     std::istringstream in(text);
@@ -80,6 +82,13 @@ std::vector<packr::Value> parse_values(const std::string &text) {
             out.push_back(packr::Value::of_f32(std::stof(v)));
         } else if (kind == "f64") {
             out.push_back(packr::Value::of_f64(std::stod(v)));
+        } else if (kind == "v128") {
+            packr::V128 v128;
+            if (v.size() != 32) ADD_FAILURE() << "a v128 value is 32 hex digits: " << item;
+            for (std::size_t i = 0; i < 16 && 2 * i + 1 < v.size(); ++i) {
+                v128.bytes[i] = static_cast<uint8_t>(std::stoul(v.substr(2 * i, 2), nullptr, 16));
+            }
+            out.push_back(packr::Value::of_v128(v128));
         } else if (kind == "bad") {
             packr_val raw{};
             raw.kind = 99;
@@ -102,6 +111,7 @@ bool has_type_for_status(const packr::Error &e) {
     case PACKR_ERR_TRAP: return typeid(e) == typeid(packr::TrapError);
     case PACKR_ERR_OUT_OF_BOUNDS: return typeid(e) == typeid(packr::OutOfBoundsError);
     case PACKR_ERR_ENGINE_MISMATCH: return typeid(e) == typeid(packr::EngineMismatchError);
+    case PACKR_ERR_HOST: return typeid(e) == typeid(packr::HostError);
     default: return true;
     }
 }
@@ -112,25 +122,68 @@ TEST_P(Cases, Run) {
     const Case &c = GetParam();
     ASSERT_NE(c.op, "malformed") << "case row does not have 9 columns: " << c.message;
     const std::string bytes = packr_test::read_case_file(c.file);
-    packr::Runtime runtime;
+    const bool hosted = c.op == "hostcall" || c.op == "instantiate_host";
+    packr::Runtime base;
+    packr::Runtime runtime =
+        hosted ? packr::Runtime::with_host(base, packr_test::case_host()) : std::move(base);
     std::vector<packr::Value> results(c.nresults);
     std::string got_status = "PACKR_OK";
     std::string got_message;
+    packr::Instance inst;
     try {
         packr::Module module = runtime.load(bytes);
-        if (c.op == "instantiate") {
-            (void)module.instantiate();
-        } else if (c.op == "call") {
-            packr::Instance inst = module.instantiate();
-            const std::vector<packr::Value> args = parse_values(c.args);
+        const std::vector<packr::Value> args = parse_values(c.args);
+        if (c.op == "instantiate" || c.op == "instantiate_host") {
+            inst = module.instantiate();
+        } else if (c.op == "call" || c.op == "hostcall") {
+            inst = module.instantiate();
             inst.call_into(c.export_name, args.data(), args.size(), results.data(), results.size());
+        } else if (c.op == "global_get") {
+            inst = module.instantiate();
+            ASSERT_EQ(results.size(), 1u);
+            results[0] = inst.global_get(c.export_name);
+        } else if (c.op == "global_set") {
+            inst = module.instantiate();
+            ASSERT_EQ(args.size(), 1u);
+            ASSERT_EQ(results.size(), 1u);
+            inst.global_set(c.export_name, args[0]);
+            results[0] = inst.global_get(c.export_name);
         } else {
             ASSERT_EQ(c.op, "load") << "unknown op";
         }
-    } catch (const packr::Error &e) {
-        got_status = e.status_name();
-        got_message = e.what();
-        EXPECT_TRUE(has_type_for_status(e)) << typeid(e).name() << " for " << got_status;
+    } catch (...) {
+        // A host function that failed by throwing (the case host's `fail` throws
+        // std::runtime_error, `peek` lets the read's OutOfBoundsError escape) reaches the
+        // caller as that same exception, as the binding promises. The call's own status is
+        // then PACKR_ERR_HOST, and packr's message for it is the instance's
+        // last_host_error(): that is what the row is checked against, and the callback's
+        // exception must be what packr reported after "failed: ".
+        const std::exception_ptr thrown = std::current_exception();
+        std::string what;
+        try {
+            std::rethrow_exception(thrown);
+        } catch (const std::exception &e) {
+            what = e.what();
+        } catch (...) {
+            ADD_FAILURE() << "a non-std exception reached the case test";
+        }
+        if (inst && !inst.last_host_error().empty()) {
+            got_status = "PACKR_ERR_HOST";
+            got_message = inst.last_host_error();
+            EXPECT_NE(got_message.find("failed: " + what), std::string::npos)
+                << "packr's message: " << got_message << "\nthe callback's exception: " << what;
+        } else {
+            try {
+                std::rethrow_exception(thrown);
+            } catch (const packr::Error &e) {
+                got_status = e.status_name();
+                got_message = e.what();
+                EXPECT_TRUE(has_type_for_status(e)) << typeid(e).name() << " for " << got_status;
+            } catch (...) {
+                got_status = "not a packr::Error";
+                got_message = what;
+            }
+        }
     }
     EXPECT_EQ(got_status, c.status) << got_message;
     if (c.status == "PACKR_OK") {
@@ -141,6 +194,34 @@ TEST_P(Cases, Run) {
         EXPECT_NE(got_message.find(c.message), std::string::npos)
             << "message: " << got_message << "\nwanted: " << c.message;
     }
+}
+
+// The mapping above, spelled out for the two failing host rows: the exception the caller
+// sees is the callback's own, of its own type, and packr's PACKR_ERR_HOST message names the
+// function.
+TEST(CasesHost, FailingRowsRethrowTheCallbacksException) {
+    packr::Runtime runtime(packr_test::case_host());
+    packr::Instance inst = runtime.load(packr_test::read_case_file("host.wat")).instantiate();
+    try {
+        inst.call<int32_t>("use_fail", 7);
+        FAIL() << "use_fail returned";
+    } catch (const packr::Error &e) {
+        FAIL() << "a packr::Error instead of the callback's std::runtime_error: " << e.what();
+    } catch (const std::runtime_error &e) {
+        EXPECT_STREQ(e.what(), "refused 7");
+    }
+    EXPECT_EQ(inst.last_host_error().rfind("host function host::fail failed: refused 7", 0), 0u)
+        << inst.last_host_error();
+    try {
+        inst.call<int32_t>("use_peek", 70000);
+        FAIL() << "use_peek returned";
+    } catch (const packr::OutOfBoundsError &e) {
+        EXPECT_NE(std::string(e.what()).find("cannot read 1 bytes at offset 70000"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(inst.last_host_error().rfind("host function host::peek failed: cannot read 1 bytes at offset 70000", 0), 0u)
+        << inst.last_host_error();
+    EXPECT_EQ(inst.call<int32_t>("use_peek", 16), 42);  // still usable
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, Cases, ::testing::ValuesIn(load_cases()),

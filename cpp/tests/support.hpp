@@ -1,7 +1,12 @@
-// Helpers shared by the C++ tests: the shared case files and env-tunable sizes.
+// Helpers shared by the C++ tests: the shared case files, the case host and env-tunable
+// sizes.
 #ifndef PACKR_CPP_TESTS_SUPPORT_HPP
 #define PACKR_CPP_TESTS_SUPPORT_HPP
 
+#include "packr.hpp"
+
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -32,6 +37,32 @@ inline int env_int(const char *name, int fallback) {
     if (v == nullptr || *v == '\0') return fallback;
     const int n = std::atoi(v);
     return n > 0 ? n : fallback;
+}
+
+// "The case host" of tests/cases/cases.tsv (module "host"), through the typed API.
+inline packr::Host case_host() {
+    packr::Host host;
+    host.define("host", "add",
+                [](int32_t a, int32_t b) {
+                    return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+                })
+        .define("host", "fail",
+                [](int32_t n) -> int32_t { throw std::runtime_error("refused " + std::to_string(n)); })
+        .define("host", "peek",
+                [](packr::Caller &caller, int32_t addr) -> int32_t {
+                    uint8_t byte = 0;  // a failed read throws OutOfBoundsError: the callback fails
+                    caller.read_memory(static_cast<uint32_t>(addr), &byte, 1);
+                    return byte;
+                })
+        .define("host", "twice",
+                [](packr::Caller &caller, int32_t x) { return caller.call<int32_t>("double", x) + 1; })
+        .define("host", "swap", [](const packr::V128 &v) {
+            packr::V128 out;
+            std::copy(v.bytes.begin() + 8, v.bytes.end(), out.bytes.begin());
+            std::copy(v.bytes.begin(), v.bytes.begin() + 8, out.bytes.begin() + 8);
+            return out;
+        });
+    return host;
 }
 
 }  // namespace packr_test
