@@ -205,6 +205,19 @@ typedef packr_status (*packr_host_callback)(void *env, struct packr_caller *call
 typedef void (*packr_finalizer)(void *env);
 
 /**
+ * The parameter and result kinds of a function. The arrays belong to whatever handle
+ * described it (a module, an instance or a func) and stay valid while that handle lives. A
+ * kind may be one a `packr_val` cannot carry (references); calling such a function fails
+ * with `PACKR_ERR_TYPE_MISMATCH`.
+ */
+typedef struct packr_func_signature {
+  const packr_valkind *params;
+  size_t nparams;
+  const packr_valkind *results;
+  size_t nresults;
+} packr_func_signature;
+
+/**
  * The kind of an import or export.
  *
  * A fixed-width integer; hosts should treat numbers they do not know as "other".
@@ -235,19 +248,6 @@ typedef struct packr_import_desc {
   size_t name_len;
   packr_externkind kind;
 } packr_import_desc;
-
-/**
- * The parameter and result kinds of a function. The arrays belong to whatever handle
- * described it (a module, an instance or a func) and stay valid while that handle lives. A
- * kind may be one a `packr_val` cannot carry (references); calling such a function fails
- * with `PACKR_ERR_TYPE_MISMATCH`.
- */
-typedef struct packr_func_signature {
-  const packr_valkind *params;
-  size_t nparams;
-  const packr_valkind *results;
-  size_t nresults;
-} packr_func_signature;
 
 /**
  * Success.
@@ -687,6 +687,16 @@ packr_status packr_caller_memory_data(struct packr_caller *caller, const char *m
  * `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH`; `PACKR_ERR_TRAP`; `PACKR_ERR_HOST`.
  */
 packr_status packr_caller_call(struct packr_caller *caller, const char *export_name, const struct packr_val *args, size_t nargs, struct packr_val *results, size_t nresults);
+
+/**
+ * Describes the signature of the calling instance's exported function `export_name` in
+ * `*signature_out`, as `packr_instance_func_signature` does (the arrays stay valid while the
+ * instance lives), so a callback can check a call before making it.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT`;
+ * `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH` if the export is not a function.
+ */
+packr_status packr_caller_func_signature(struct packr_caller *caller, const char *export_name, struct packr_func_signature *signature_out);
 
 /**
  * Sets the message a failing callback reports: when the callback then returns a status

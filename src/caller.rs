@@ -9,7 +9,7 @@ use crate::call::call_checked_raw;
 use crate::error::{packr_status, Error, Result, PACKR_ERR_NOT_FOUND};
 use crate::memory;
 use crate::store::StoreData;
-use crate::types::Exports;
+use crate::types::{packr_func_signature, Exports};
 use crate::val::packr_val;
 
 /// The instance calling a host function, as its callback sees it.
@@ -210,6 +210,26 @@ pub unsafe extern "C" fn packr_caller_call(
         let args = unsafe { slice(args, nargs, "args") }?;
         let results = unsafe { slice_mut(results, nresults, "results") }?;
         caller.call(name, args, results)
+    })
+}
+
+/// Describes the signature of the calling instance's exported function `export_name` in
+/// `*signature_out`, as `packr_instance_func_signature` does (the arrays stay valid while the
+/// instance lives), so a callback can check a call before making it.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT`;
+/// `PACKR_ERR_NOT_FOUND`; `PACKR_ERR_TYPE_MISMATCH` if the export is not a function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_caller_func_signature(
+    caller: *mut packr_caller,
+    export_name: *const c_char,
+    signature_out: *mut packr_func_signature,
+) -> packr_status {
+    with_caller(caller, |caller| {
+        let name = unsafe { utf8(export_name, "export_name") }?;
+        let out = Out::new(signature_out, "signature_out")?;
+        out.write(caller.exports().get(name)?.function()?.describe());
+        Ok(())
     })
 }
 

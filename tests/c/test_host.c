@@ -75,7 +75,18 @@ static packr_status host_alloc_twice(void *env, packr_caller *caller, const pack
                                      packr_val *results, size_t nresults) {
     (void)env, (void)nargs, (void)nresults;
     packr_val first, second;
-    packr_status status = packr_caller_call(caller, "alloc", args, 1, &first, 1);
+    packr_func_signature sig;
+    packr_status status = packr_caller_func_signature(caller, "alloc", &sig);
+    if (status != PACKR_OK) return status;
+    if (sig.nparams != 1 || sig.nresults != 1 || sig.results[0] != PACKR_I32) {
+        packr_caller_set_error(caller, "alloc has an unexpected signature");
+        return PACKR_ERR_TYPE_MISMATCH;
+    }
+    if (packr_caller_func_signature(caller, "memory", &sig) != PACKR_ERR_TYPE_MISMATCH) {
+        packr_caller_set_error(caller, "memory described as a function");
+        return PACKR_ERR_PANIC;
+    }
+    status = packr_caller_call(caller, "alloc", args, 1, &first, 1);
     if (status == PACKR_OK) status = packr_caller_call(caller, "alloc", args, 1, &second, 1);
     if (status != PACKR_OK) return status;
     uint8_t mark = 0x5a;
