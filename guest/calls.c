@@ -23,3 +23,11 @@ int32_t host_loop(int32_t n) {
     for (int32_t i = 0; i < n; i++) value = host_inc(value);
     return value;
 }
+
+/* The same without parameters, for hosts whose only call takes none (Extism's
+ * extism_plugin_call): add(1, 2), and 1,000 host calls. */
+__attribute__((export_name("three")))
+int32_t three(void) { return add(1, 2); }
+
+__attribute__((export_name("host_loop_1000")))
+int32_t host_loop_1000(void) { return host_loop(1000); }

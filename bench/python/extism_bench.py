@@ -5,6 +5,12 @@ kernel); `Plugin.call` treats a non-zero i32 result as an error code. The sqlite
 plain module, so its `demo_version_number` is called through the SDK's own cffi binding,
 `extism_plugin_call`, whose return value is that i32: the same C call `Plugin.call` makes,
 without the output-buffer step a PDK plugin would add.
+
+`--mode calls` (build/guest/calls_extism.wasm, which imports `inc` from Extism's
+"extism:host/user"): `inc` is served by an `extism.host_fn` callback, and the plugin is
+made with it. `extism_plugin_call` (the SDK's only way into a plugin) calls exports that
+take no arguments, so the driver calls the guest's parameterless twins: `three()` (which
+returns add(1, 2)) for call_ns, and `host_loop_1000()` (1,000 host calls) for host_call_ns.
 """
 
 from __future__ import annotations
@@ -40,8 +46,43 @@ def spawn(compiled) -> "extism.Plugin":
     return plugin
 
 
+def calls(wasm: bytes) -> harness.Calls:
+    from extism import ValType, host_fn
+    from extism.extism import _ffi
+
+    @host_fn(name="inc", signature=([ValType.I32], [ValType.I32]))
+    def inc(plugin, params, results, *user_data):
+        results[0].value = params[0].value + 1
+
+    plugin = extism.Plugin(wasm, wasi=False, functions=[inc])  # instantiates: the import is served
+    handle = plugin.plugin
+    call_export = _lib.extism_plugin_call
+
+    def call(n: int) -> None:
+        for _ in range(n):
+            if call_export(handle, b"three", b"", 0) != 3:
+                raise RuntimeError("three() did not return 3")
+
+    def host_loop(n: int, keep=(plugin, inc)) -> int:  # the SDK does not keep inc alive itself
+        if n % 1000:
+            raise ValueError("host_loop runs in steps of 1,000")
+        return sum(call_export(handle, b"host_loop_1000", b"", 0) for _ in range(n // 1000))
+
+    notes = (f"extism {version('extism')} (extism-sys {version('extism-sys')}): call_ns: "
+             "extism_plugin_call of three() (Extism calls only parameterless exports; three returns "
+             "add(1, 2)); host_call_ns: an extism.host_fn callback for inc, per call inside "
+             "host_loop_1000(); no fast paths")
+    del _ffi
+    return harness.Calls("extism-py", call, None, host_loop, None, notes)
+
+
 def main() -> int:
-    args = harness.parse_args(("default",))
+    args = harness.parse_args(("default", "calls"))
+    if args.mode == "calls":
+        if CompiledPlugin is None:
+            print(f"extism {version('extism')} is too old for this driver; not measured", file=sys.stderr)
+            return 1
+        return harness.main_calls(calls, args, "extism-py")
     if CompiledPlugin is None:
         print(f"extism {version('extism')} has no CompiledPlugin; not measured", file=sys.stderr)
         return 1

@@ -4,6 +4,9 @@ A driver gives `run()` a `System`: `compile(wasm)` returns the cached compiled t
 `spawn(compiled)` makes a fresh instance (fresh store), calls `demo_version_number`,
 checks 3046000 and returns the live instance, which the caller drops (or keeps, for the
 RSS figure). `run()` parses the common flags, measures, and prints the one JSON object.
+
+`--mode calls` (guest/calls.c) measures calls on one live instance instead: a driver gives
+`main_calls()` a `Calls` with its batches of `add(1, 2)` calls and its `host_loop(n)`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,91 @@ class System:
     thread_safe: bool = True
 
 
+@dataclass
+class Calls:
+    """What a driver's calls mode measures on one live instance (made once, before).
+
+    `call(n)` and `fast_call(n)` make n calls of `add(1, 2)`, the ordinary way and the
+    fastest way the system has (None if it has no faster one, or cannot make the call at
+    all), and raise unless every result is 3. `host_loop(n)` runs the guest's `host_loop(n)`, which calls the host's
+    `inc` n times, and returns its result; `host_loop_fast` the same through the system's
+    fastest host-function path, or None.
+    """
+
+    name: str
+    call: Optional[Callable[[int], None]]
+    fast_call: Optional[Callable[[int], None]]
+    host_loop: Optional[Callable[[int], int]]
+    host_loop_fast: Optional[Callable[[int], int]]
+    notes: str
+
+
+CALL_BATCH, CALL_BATCH_QUICK = 20_000, 2_000  # calls per timed batch (Python sizes)
+HOST_CALLS, HOST_CALLS_QUICK = 20_000, 2_000  # host calls per host_loop
+CALL_WARMUPS = 1000
+CALL_ROUNDS = 5
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def _per_call_ns(batch: Callable[[int], Any], n: int) -> float:
+    """Median over CALL_ROUNDS of one batch of n calls, timed with one clock read on each side."""
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(CALL_ROUNDS):
+        t0 = clock()
+        batch(n)
+        samples.append((clock() - t0) / n)
+    return round(_median(samples), 1)
+
+
+def _host_call_ns(host_loop: Callable[[int], int], n: int) -> float:
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(CALL_ROUNDS):
+        t0 = clock()
+        got = host_loop(n)
+        samples.append((clock() - t0) / n)
+        if got != n:
+            raise RuntimeError(f"host_loop({n}) returned {got!r}, expected {n}")
+    return round(_median(samples), 1)
+
+
+def measure_calls(calls: Calls, args: argparse.Namespace) -> dict:
+    batch = CALL_BATCH_QUICK if args.quick else CALL_BATCH
+    host_n = HOST_CALLS_QUICK if args.quick else HOST_CALLS
+    for kind in (calls.call, calls.fast_call):
+        if kind is not None:
+            kind(CALL_WARMUPS)
+    for loop in (calls.host_loop, calls.host_loop_fast):
+        if loop is not None and loop(CALL_WARMUPS) != CALL_WARMUPS:
+            raise RuntimeError(f"host_loop({CALL_WARMUPS}) did not return {CALL_WARMUPS}")
+    return {
+        "system": calls.name,
+        "mode": "calls",
+        "call_ns": None if calls.call is None else _per_call_ns(calls.call, batch),
+        "call_fast_ns": None if calls.fast_call is None else _per_call_ns(calls.fast_call, batch),
+        "host_call_ns": None if calls.host_loop is None else _host_call_ns(calls.host_loop, host_n),
+        "host_call_fast_ns": None if calls.host_loop_fast is None else _host_call_ns(calls.host_loop_fast, host_n),
+        "notes": calls.notes,
+    }
+
+
+def main_calls(make: Callable[[bytes], Calls], args: argparse.Namespace, name: str) -> int:
+    """Runs a driver's calls mode: `make(wasm)` builds the one live instance and its `Calls`."""
+    try:
+        with open(args.wasm, "rb") as f:
+            result = measure_calls(make(f.read()), args)
+    except Exception as e:  # one line on stderr, nothing on stdout: the orchestrator skips us
+        print(f"{name} (calls): {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    emit(result)
+    return 0
+
+
 def parse_args(modes: tuple[str, ...], argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--wasm", default=DEFAULT_WASM)
@@ -42,7 +130,7 @@ def parse_args(modes: tuple[str, ...], argv: Optional[list[str]] = None) -> argp
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--live", type=int, default=1000)
     p.add_argument("--mode", default=modes[0], choices=modes)
-    p.add_argument("--quick", action="store_true", help="spawns 300, live 50")
+    p.add_argument("--quick", action="store_true", help="spawns 300, live 50; calls: batches of 2,000")
     args = p.parse_args(argv)
     if args.quick:
         args.spawns, args.live = 300, 50

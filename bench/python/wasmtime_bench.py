@@ -1,4 +1,8 @@
-"""wasmtime-py (PyPI `wasmtime`, its C API through ctypes): Module once, a fresh Store per spawn."""
+"""wasmtime-py (PyPI `wasmtime`, its C API through ctypes): Module once, a fresh Store per spawn.
+
+`--mode calls`: one instance of guest/calls.c in one Store, `inc` defined with
+`Linker.define_func` as a Python callable; `add(1, 2)` called as `func(store, 1, 2)`.
+wasmtime-py has one call path and one host-function path, so the fast fields are null."""
 
 from __future__ import annotations
 
@@ -22,8 +26,32 @@ def engine() -> wasmtime.Engine:
     return wasmtime.Engine(config)
 
 
+def calls(wasm: bytes) -> harness.Calls:
+    eng = engine()
+    linker = wasmtime.Linker(eng)
+    i32 = wasmtime.ValType.i32()
+    linker.define_func("bench", "inc", wasmtime.FuncType([i32], [i32]), lambda value: value + 1)
+    store = wasmtime.Store(eng)
+    store.set_epoch_deadline(NEVER)
+    instance = linker.instantiate(store, wasmtime.Module(eng, wasm))
+    exports = instance.exports(store)
+    add, host_loop = exports["add"], exports["host_loop"]
+
+    def call(n: int) -> None:
+        for _ in range(n):
+            if add(store, 1, 2) != 3:
+                raise RuntimeError("add(1, 2) did not return 3")
+
+    notes = (f"wasmtime-py {version('wasmtime')}: call_ns: Func.__call__ as add(store, 1, 2) "
+             "(wasmtime_func_call, the only call path it has); host_call_ns: a Python callable given to "
+             "Linker.define_func (its one host-function path), per call of host_loop(N); no fast paths")
+    return harness.Calls("wasmtime-py", call, None, lambda n: host_loop(store, n), None, notes)
+
+
 def main() -> int:
-    args = harness.parse_args(("default", "pooling"))
+    args = harness.parse_args(("default", "pooling", "calls"))
+    if args.mode == "calls":
+        return harness.main_calls(calls, args, "wasmtime-py")
     if args.mode == "pooling":
         harness.unsupported("wasmtime-py", "pooling", args,
                             f"wasmtime-py {version('wasmtime')}: its Config does not expose the pooling allocator")

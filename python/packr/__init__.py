@@ -1,5 +1,11 @@
 """packr: compile WebAssembly once, spawn instances from a cache (ctypes bindings to libpackr).
 
+    with packr.Runtime() as rt, rt.load(wasm) as module, module.instantiate() as inst:
+        inst.call("add", 2, 3)
+
+Host functions serve guests' imports (`Host`, `Runtime(host=...)`); `Module.func` resolves
+an export once for fast calls. See python/README.md.
+
 The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY` if given
 (only that path is then tried); else `libpackr.so` beside this package; else
 `<repo>/target/release/libpackr.so` when run from the repository.
@@ -10,6 +16,7 @@ from ._errors import (
     ClosedError,
     CompileError,
     EngineMismatchError,
+    HostError,
     InstantiateError,
     InvalidArgumentError,
     LinkError,
@@ -23,10 +30,14 @@ from ._errors import (
     TrapError,
     TypeMismatchError,
 )
+from ._caller import Caller
 from ._config import Config
 from ._ffi import LibraryNotFoundError, load_library
+from ._func import Func
+from ._host import Host
 from ._instance import Instance
 from ._runtime import Export, Import, Module, Runtime
+from ._values import F32, F64, I32, I64, V128
 from . import _ffi
 
 
@@ -36,9 +47,9 @@ def version() -> str:
 
 
 __all__ = [
-    "BusyError", "ClosedError", "CompileError", "Config", "EngineMismatchError", "Export", "Import",
-    "Instance", "InstantiateError", "InvalidArgumentError", "LibraryNotFoundError", "LinkError",
-    "Module", "NotFoundError", "NullPointerError", "OutOfBoundsError", "PackrError", "PanicError",
-    "PoolExhaustedError", "ResourceError", "Runtime", "TrapError", "TypeMismatchError",
-    "load_library", "version",
+    "BusyError", "Caller", "ClosedError", "CompileError", "Config", "EngineMismatchError", "Export", "F32",
+    "F64", "Func", "Host", "HostError", "I32", "I64", "Import", "Instance", "InstantiateError",
+    "InvalidArgumentError", "LibraryNotFoundError", "LinkError", "Module", "NotFoundError", "NullPointerError",
+    "OutOfBoundsError", "PackrError", "PanicError", "PoolExhaustedError", "ResourceError", "Runtime", "TrapError",
+    "TypeMismatchError", "V128", "load_library", "version",
 ]

@@ -41,10 +41,28 @@ class Instance(ctypes.Structure):
     pass
 
 
+class Host(ctypes.Structure):
+    pass
+
+
+class Func(ctypes.Structure):
+    pass
+
+
+class InstanceConfig(ctypes.Structure):
+    pass
+
+
 ConfigP = POINTER(Config)
 RuntimeP = POINTER(Runtime)
 ModuleP = POINTER(Module)
 InstanceP = POINTER(Instance)
+HostP = POINTER(Host)
+FuncP = POINTER(Func)
+InstanceConfigP = POINTER(InstanceConfig)
+# A packr_caller arrives in a callback as an address (c_void_p gives a plain int, the cheapest
+# thing ctypes can hand a callback) and is passed back as one.
+CallerAddress = c_void_p
 
 status = c_int32
 valkind = c_uint32
@@ -75,7 +93,10 @@ class FuncSignature(ctypes.Structure):
 
 
 class ValUnion(ctypes.Union):
-    _fields_ = [("i32", ctypes.c_int32), ("i64", ctypes.c_int64), ("f32", ctypes.c_float), ("f64", ctypes.c_double)]
+    _fields_ = [
+        ("i32", ctypes.c_int32), ("i64", ctypes.c_int64), ("f32", ctypes.c_float), ("f64", ctypes.c_double),
+        ("v128", c_uint8 * 16),
+    ]
 
 
 class Val(ctypes.Structure):
@@ -83,6 +104,12 @@ class Val(ctypes.Structure):
 
 
 ValP = POINTER(Val)
+assert ctypes.sizeof(Val) == 24 and Val.of.offset == 8, "packr_val's layout (include/packr.h)"
+
+# packr_host_callback and packr_finalizer. `env` is the key of the Python definition
+# (see _host.py); `args` and `results` are addresses, read through prepared structures.
+HostCallback = ctypes.CFUNCTYPE(status, c_void_p, CallerAddress, c_void_p, c_size_t, c_void_p, c_size_t)
+Finalizer = ctypes.CFUNCTYPE(None, c_void_p)
 
 # name: (restype, argtypes)
 _SIGNATURES = {
@@ -124,7 +151,43 @@ _SIGNATURES = {
     "packr_instance_memory_write": (status, [InstanceP, c_char_p, c_uint64, c_char_p, c_size_t]),
     "packr_instance_func_signature": (status, [InstanceP, c_char_p, POINTER(FuncSignature)]),
     "packr_instance_free": (None, [InstanceP]),
+    # Host functions. The host data pointer is the key of the instance's Python state (see
+    # _instance._states); packr hands back exactly the pointer it was given.
+    "packr_host_new": (status, [POINTER(HostP)]),
+    "packr_host_free": (None, [HostP]),
+    "packr_host_define_func": (status, [
+        HostP, c_char_p, c_char_p, POINTER(valkind), c_size_t, POINTER(valkind), c_size_t,
+        HostCallback, c_void_p, Finalizer,
+    ]),
+    "packr_host_set_unknown_imports_trap": (status, [HostP, c_bool]),
+    "packr_runtime_new_with_host": (status, [RuntimeP, HostP, POINTER(RuntimeP)]),
+    "packr_caller_data": (c_void_p, [CallerAddress]),
+    "packr_caller_memory_size": (status, [CallerAddress, c_char_p, POINTER(c_uint64)]),
+    "packr_caller_memory_read": (status, [CallerAddress, c_char_p, c_uint64, POINTER(c_uint8), c_size_t]),
+    "packr_caller_memory_write": (status, [CallerAddress, c_char_p, c_uint64, c_char_p, c_size_t]),
+    "packr_caller_memory_data": (status, [CallerAddress, c_char_p, POINTER(c_void_p), POINTER(c_uint64)]),
+    "packr_caller_call": (status, [CallerAddress, c_char_p, ValP, c_size_t, ValP, c_size_t]),
+    "packr_caller_func_signature": (status, [CallerAddress, c_char_p, POINTER(FuncSignature)]),
+    "packr_caller_set_error": (status, [CallerAddress, c_char_p]),
+    "packr_instance_config_new": (status, [POINTER(InstanceConfigP)]),
+    "packr_instance_config_free": (None, [InstanceConfigP]),
+    "packr_module_instantiate_with": (status, [ModuleP, InstanceConfigP, c_void_p, POINTER(InstanceP)]),
+    "packr_instance_data": (c_void_p, [InstanceP]),
+    "packr_instance_global_get": (status, [InstanceP, c_char_p, ValP]),
+    "packr_instance_global_set": (status, [InstanceP, c_char_p, ValP]),
+    "packr_module_func": (status, [ModuleP, c_char_p, POINTER(FuncP)]),
+    "packr_func_get_signature": (status, [FuncP, POINTER(FuncSignature)]),
+    "packr_func_free": (None, [FuncP]),
+    "packr_instance_call_func": (status, [InstanceP, FuncP, ValP, c_size_t, ValP, c_size_t]),
 }
+
+# The call paths a prepared plan takes (_calls.py), once more without argtypes: with them,
+# ctypes runs a from_param conversion per argument, which costs more than the call itself
+# (about 0.7 us of 1.3 us for add(i32, i32) on the development machine). A plan passes
+# only ctypes objects of exactly the types declared above (handle pointers, c_char_p, Val
+# arrays, c_size_t, c_void_p), never Python ints, so nothing is truncated; the test suite
+# checks that the declarations agree.
+_UNCHECKED = ("packr_instance_call", "packr_instance_call_func", "packr_caller_call")
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -183,9 +246,37 @@ def _open() -> ctypes.CDLL:
     )
 
 
+_unchecked: dict = {}
+
+# CPython's own C API, for zero-copy views of guest memory (Caller.memory_view): a
+# memoryview over raw memory, with format "B", that no Python object owns.
+_PyBUF_WRITE = 0x200
+_memory_view = ctypes.pythonapi.PyMemoryView_FromMemory
+_memory_view.restype = ctypes.py_object
+_memory_view.argtypes = [c_void_p, ctypes.c_ssize_t, ctypes.c_int]
+
+
+def memory_view(address: int, size: int) -> memoryview:
+    """A writable memoryview of `size` bytes at `address`; the caller decides how long it is valid."""
+    if size == 0:
+        return memoryview(bytearray())
+    return _memory_view(address, size, _PyBUF_WRITE)
+
+
 def _declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
     for name, (restype, argtypes) in _SIGNATURES.items():
         func = getattr(cdll, name)
         func.restype = restype
         func.argtypes = argtypes
+    for name in _UNCHECKED:
+        # A second function object for the same symbol (CDLL caches one per name).
+        twin = cdll[name]
+        twin.restype = _SIGNATURES[name][0]
+        _unchecked[name] = twin
     return cdll
+
+
+def unchecked(name: str):
+    """The twin of C function `name` without argtypes, for prepared plans only (see _UNCHECKED)."""
+    lib()
+    return _unchecked[name]

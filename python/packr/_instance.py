@@ -1,40 +1,137 @@
-"""Instances: calls with Python values, and linear memory."""
+"""Instances: calls with Python values, linear memory, globals, and the per-instance state
+that host callbacks reach through packr's host data pointer."""
 
 from __future__ import annotations
 
 import ctypes
-import numbers
-import operator
-from typing import Any, Callable, Dict, Iterable, NamedTuple, Optional, Tuple, Union
+import functools
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
-from . import _ffi
-from ._errors import error_for
+from . import _calls, _ffi
+from ._errors import HOST, PackrError, add_note, error_for
 from ._handles import _Handle
+from ._values import CARRIED, KIND_NAMES, KIND_NUMBERS, Value, kind_name, kind_number, load, store
 
-KIND_NAMES = ("i32", "i64", "f32", "f64", "v128", "funcref", "externref", "otherref")
-_KIND_NUMBERS = {name: number for number, name in enumerate(KIND_NAMES[:4])}
-_MEMBERS = ("i32", "i64", "f32", "f64")  # packr_val.of member per carriable kind
-_INT_RANGES = {0: (-(2**31), 2**31 - 1), 1: (-(2**63), 2**63 - 1)}
-
-Value = Union[int, float]
+Result = Union[None, Value, Tuple[Value, ...]]
 
 
-class _Signature(NamedTuple):
-    params: Tuple[int, ...]
-    results: Tuple[int, ...]
-    carriable: bool  # every kind fits in a packr_val
-    # Prepared once so a hot call does no encoding or type building:
-    encoded: bytes  # the NUL-free UTF-8 name the C side takes
-    args_type: Any  # ctypes array type for the arguments
-    results_type: Any  # ctypes array type for the results
-    members: Tuple[str, ...]  # packr_val.of member of each parameter
+class _State:
+    """One instance's Python state, reached from packr's host data pointer (see `_states`).
+
+    `data` is what `Module.instantiate(data=...)` was given. `pending` carries the exception
+    a host callback raised on this instance to the call that entered wasm: it is set by the
+    failing callback and taken by the one call that gets PACKR_ERR_HOST back (the instance
+    runs one call at a time, and a nested `Caller.call` takes it before its callback goes
+    on), so it never reaches another instance or thread.
+    """
+
+    __slots__ = ("data", "pending", "signatures", "key")
+
+    def __init__(self, data: Any, module: Any) -> None:
+        self.data = data
+        self.pending: Optional[BaseException] = None
+        self.signatures: Signatures = module._signatures  # for Caller.call: the module's cache
+        self.key = id(self)  # the host data pointer packr keeps for the instance
+        _states[self.key] = self
+
+    def forget(self) -> None:
+        """The instance is gone (or was never made): no callback can reach this state any more."""
+        _states.pop(self.key, None)
+
+    def signature(self, name: str) -> "_Signature":
+        found = self.signatures.get(name)
+        if found is not None:
+            return found
+        instance = self.instance() if self.instance is not None else None
+        if instance is not None:
+            return cached_signature(instance, _ffi.lib().packr_instance_func_signature, name)
+        return cached_signature(self.module, _ffi.lib().packr_module_func_signature, name)
+
+
+# Every live instance's state by its host data pointer, the key packr hands back from
+# packr_caller_data and packr_instance_data. (ctypes cannot turn a borrowed pointer back into
+# an object cheaply: a py_object restype assumes a new reference, and cast() costs 0.7 us.)
+# Entries are per instance and carry nothing between instances: a dict lookup by key.
+_states: Dict[int, _State] = {}
+
+
+def state_at(address: Optional[int]) -> Optional[_State]:
+    """The state a host data pointer leads to, or None (NULL, or an instance this binding did not make)."""
+    return _states.get(address) if address else None
+
+
+def _free_instance(ptr: Any, state: _State) -> None:
+    _ffi.lib().packr_instance_free(ptr)
+    state.forget()
+
+
+def host_failure(error: PackrError, state: Optional[_State]) -> BaseException:
+    """What a call that got PACKR_ERR_HOST raises: the exception the callback raised (the same
+    object, its traceback kept) with packr's report added as a note, or `error` itself when no
+    Python exception is behind the failure."""
+    pending = None
+    if state is not None:
+        pending, state.pending = state.pending, None
+    if pending is None:
+        return error
+    add_note(pending, f"{error.status_name}: {error.message}")
+    return pending
+
+
+class _Signature:
+    """An export's signature and its prepared call paths, cached per compiled module."""
+
+    __slots__ = ("params", "results", "carriable", "encoded", "pool", "run", "_caller_run")
+
+    def __init__(self, params: Tuple[int, ...], results: Tuple[int, ...], encoded: bytes) -> None:
+        self.params = params
+        self.results = results
+        self.carriable = all(k < CARRIED for k in params + results)
+        self.encoded = encoded
+        self.pool = _calls.Pool(params, len(results))
+        entry = _ffi.unchecked("packr_instance_call")
+        self.run = self.prepare(self.pool, "instance", entry, ctypes.c_char_p(encoded))
+        self._caller_run: Optional[Callable[[Any, tuple], Result]] = None
+
+    def prepare(self, pool: _calls.Pool, mode: str, entry: Any, target: Any) -> Callable[[Any, tuple], Result]:
+        """A call function for this signature; for calls that cannot be prepared (kinds packr
+        cannot carry), the generic path, so the core reports what is wrong in its own words."""
+        params = self.params if self.carriable else None
+        nresults = len(self.results)
+
+        def fallback(owner: Any, args: tuple) -> Result:
+            ptr = owner._acquire()
+            try:
+                status, results = _calls.generic(entry, ptr, target, args, params, nresults)
+            finally:
+                owner._release()
+            if status:
+                raise owner._failure(status)
+            return _calls.unpack(results)
+
+        if not self.carriable:
+            return fallback
+        return _calls.prepare(pool, self.params, self.results, mode, entry, target, fallback)
+
+    def caller_run(self) -> Callable[[Any, tuple], Result]:
+        """The call function for `Caller.call` (made on first use)."""
+        run = self._caller_run
+        if run is None:
+            entry = _ffi.unchecked("packr_caller_call")
+            run = self._caller_run = self.prepare(self.pool, "caller", entry, ctypes.c_char_p(self.encoded))
+        return run
 
     def names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        name = lambda k: KIND_NAMES[k] if k < len(KIND_NAMES) else f"kind {k}"  # noqa: E731
-        return tuple(map(name, self.params)), tuple(map(name, self.results))
+        return tuple(map(kind_name, self.params)), tuple(map(kind_name, self.results))
 
 
 Signatures = Dict[str, _Signature]
+
+
+def read_signature(sig: _ffi.FuncSignature, encoded: bytes) -> _Signature:
+    params = tuple(sig.params[i] for i in range(sig.nparams))
+    results = tuple(sig.results[i] for i in range(sig.nresults))
+    return _Signature(params, results, encoded)
 
 
 def cached_signature(handle: Any, query: Callable[..., int], name: str) -> _Signature:
@@ -44,97 +141,78 @@ def cached_signature(handle: Any, query: Callable[..., int], name: str) -> _Sign
     if found is not None:
         return found
     sig = _ffi.FuncSignature()
-    encoded = _encode(name)
+    encoded = encode(name)
     with handle._use() as ptr:
         status = query(ptr, encoded, ctypes.byref(sig))
         if status:
             raise error_for(status)
-    params = tuple(sig.params[i] for i in range(sig.nparams))
-    results = tuple(sig.results[i] for i in range(sig.nresults))
-    carriable = all(k < 4 for k in params + results)
-    found = handle._signatures[name] = _Signature(
-        params, results, carriable, encoded, _ffi.Val * len(params), _ffi.Val * len(results),
-        tuple(_MEMBERS[k] if k < 4 else "" for k in params),
-    )
+    found = handle._signatures[name] = read_signature(sig, encoded)
     return found
 
 
-def _encode(name: str) -> bytes:
+def encode(name: str) -> bytes:
+    """`name` as the NUL-terminated UTF-8 the C ABI takes."""
     data = name.encode("utf-8")
-    if b"\0" in data:  # the C ABI takes NUL-terminated names
-        raise ValueError(f"export name {name!r} contains a NUL")
+    if b"\0" in data:
+        raise ValueError(f"name {name!r} contains a NUL")
     return data
 
 
-def _convert(kind: int, value: Value) -> Value:
-    """`value` checked for a parameter of `kind`: ints (and bools) in the signed range for
-    i32/i64, never floats (no silent truncation); any real number for f32/f64."""
-    if kind <= 1:
-        number = operator.index(value)
-        low, high = _INT_RANGES[kind]
-        if not low <= number <= high:
-            raise OverflowError(f"{number} does not fit in {KIND_NAMES[kind]} (signed)")
-        return number
-    if kind <= 3:
-        if not isinstance(value, numbers.Real):
-            raise TypeError(f"expected a number for {KIND_NAMES[kind]}, got {type(value).__name__}")
-        return float(value)
-    raise TypeError(f"unknown value kind {kind}")
+def memory_name(memory: Optional[str]) -> Optional[bytes]:
+    return None if memory is None else encode(memory)
 
 
-def _store(slot: _ffi.Val, kind: int, value: Value) -> None:
-    slot.kind = kind
-    setattr(slot.of, _MEMBERS[kind], _convert(kind, value))
-
-
-def _load(slot: _ffi.Val) -> Value:
-    return getattr(slot.of, _MEMBERS[slot.kind])
+def check_range(offset: int, length: int) -> None:
+    if offset < 0 or length < 0:
+        raise ValueError(f"offset and length must not be negative (got {offset} and {length})")
 
 
 class Instance(_Handle):
-    """A live instance with its own memory and globals; made by Module.instantiate.
+    """A live instance with its own memory and globals; made by `Module.instantiate`.
 
     May be used from any thread, by one call at a time: a call that finds it in use by
-    another thread raises BusyError rather than waiting.
+    another thread (or by a host function of its own further up the stack) raises
+    BusyError rather than waiting. `data` may be read at any time.
     """
 
-    __slots__ = ("_signatures",)
+    __slots__ = ("_signatures", "_state")
 
-    def _init(self, ptr: Any, signatures: Signatures) -> None:
-        _Handle.__init__(self, ptr, _ffi.lib().packr_instance_free)
+    def _init(self, ptr: Any, signatures: Signatures, state: _State) -> None:
+        _Handle.__init__(self, ptr, functools.partial(_free_instance, state=state))
         self._signatures = signatures
+        self._state = state
 
-    def call(self, name: str, *args: Value) -> Union[None, Value, Tuple[Value, ...]]:
+    def _failure(self, status: int) -> BaseException:
+        """The exception for a failed call on this instance (right after it, same thread)."""
+        error = error_for(status)
+        return host_failure(error, self._state) if status == HOST else error
+
+    @property
+    def data(self) -> Any:
+        """The object given as `Module.instantiate(data=...)` (None if none); host callbacks
+        see the same object as `Caller.data`. Read through packr's host data pointer."""
+        with self._use() as ptr:
+            state = state_at(_ffi.lib().packr_instance_data(ptr))
+        return None if state is None else state.data
+
+    def call(self, name: str, *args: Value) -> Result:
         """Calls export `name`, converting `args` by its signature.
 
         Integers outside the signed range of an i32/i64 parameter raise OverflowError; a
-        float for an integer parameter, or a non-number, raises TypeError. Returns None,
-        the single result, or a tuple of results.
+        float for an integer parameter, or a non-number, raises TypeError; a v128 takes 16
+        bytes (bytes, bytearray, memoryview; ValueError for another length). Returns None,
+        the single result, or a tuple of results (a v128 as bytes).
+
+        An exception raised by a host function during the call is re-raised here, the same
+        object (see `Host.func`). Calling the same export many times? `Module.func` resolves
+        it once and skips the name lookup.
         """
         sig = self._signatures.get(name) or cached_signature(self, _ffi.lib().packr_instance_func_signature, name)
-        if sig.carriable and len(args) == len(sig.params):
-            vals = sig.args_type()
-            for slot, kind, member, value in zip(vals, sig.params, sig.members, args):
-                slot.kind = kind
-                setattr(slot.of, member, _convert(kind, value))
-            results = sig.results_type()
-            nresults = len(results)
-        else:
-            # Let the core report the mismatch in its own words.
-            vals = (_ffi.Val * len(args))()
-            results = sig.results_type()
-            nresults = len(results)
-        ptr = self._acquire()
-        try:
-            status = _ffi.lib().packr_instance_call(ptr, sig.encoded, vals, len(vals), results, nresults)
-        finally:
-            self._release()
-        if status:
-            raise error_for(status)
-        if nresults == 1:
-            first = results[0]
-            return getattr(first.of, _MEMBERS[first.kind])
-        return tuple(map(_load, results)) or None
+        return sig.run(self, args)
+
+    def call_func(self, func: Any, *args: Value) -> Result:
+        """Calls the resolved `func` (from `Module.func`) on this instance: `func(self, *args)`."""
+        return func(self, *args)
 
     def call_raw(self, name: str, args: Iterable[Tuple[str, Value]], nresults: int) -> list[Tuple[str, Value]]:
         """Calls export `name` with explicitly typed `args` such as [("i32", 2), ("f64", 1.5)],
@@ -142,25 +220,22 @@ class Instance(_Handle):
         args = list(args)
         vals = (_ffi.Val * len(args))()
         for slot, (kind, value) in zip(vals, args):
-            _store(slot, _KIND_NUMBERS[kind], value)
-        return [(KIND_NAMES[r.kind], _load(r)) for r in self._call(name, vals, nresults)]
-
-    def _call(self, name: str, vals: ctypes.Array, nresults: int) -> ctypes.Array:
+            store(slot, KIND_NUMBERS[kind], value)
         results = (_ffi.Val * nresults)()
-        encoded = _encode(name)
+        encoded = encode(name)
         ptr = self._acquire()
         try:
             status = _ffi.lib().packr_instance_call(ptr, encoded, vals, len(vals), results, nresults)
         finally:
             self._release()
         if status:
-            raise error_for(status)
-        return results
+            raise self._failure(status)
+        return [(KIND_NAMES[r.kind], load(r)) for r in results]
 
     def memory_size(self, memory: Optional[str] = None) -> int:
         """The size in bytes of the exported memory `memory` (default "memory")."""
         size = ctypes.c_uint64()
-        name = None if memory is None else _encode(memory)
+        name = memory_name(memory)
         with self._use() as ptr:
             status = _ffi.lib().packr_instance_memory_size(ptr, name, ctypes.byref(size))
             if status:
@@ -169,9 +244,9 @@ class Instance(_Handle):
 
     def read_memory(self, offset: int, length: int, memory: Optional[str] = None) -> bytes:
         """Copies `length` bytes at `offset` out of the memory; OutOfBoundsError if not all inside."""
-        _check_range(offset, length)
+        check_range(offset, length)
         buf = (ctypes.c_uint8 * length)()
-        name = None if memory is None else _encode(memory)
+        name = memory_name(memory)
         with self._use() as ptr:
             status = _ffi.lib().packr_instance_memory_read(ptr, name, offset, buf, length)
             if status:
@@ -181,14 +256,50 @@ class Instance(_Handle):
     def write_memory(self, offset: int, data: Union[bytes, bytearray, memoryview], memory: Optional[str] = None) -> None:
         """Copies `data` into the memory at `offset`; writes nothing unless it all fits."""
         data = bytes(data)
-        _check_range(offset, len(data))
-        name = None if memory is None else _encode(memory)
+        check_range(offset, len(data))
+        name = memory_name(memory)
         with self._use() as ptr:
             status = _ffi.lib().packr_instance_memory_write(ptr, name, offset, data, len(data))
             if status:
                 raise error_for(status)
 
+    def get_global(self, name: str) -> Value:
+        """The value of the exported global `name` (an int, a float, or 16 bytes for a v128).
 
-def _check_range(offset: int, length: int) -> None:
-    if offset < 0 or length < 0:
-        raise ValueError(f"offset and length must not be negative (got {offset} and {length})")
+        NotFoundError if there is none; TypeMismatchError if the export is not a global or
+        holds a reference."""
+        return load(self._global(name))
+
+    def get_global_raw(self, name: str) -> Tuple[str, Value]:
+        """The global `name` with its kind, such as ("i64", 5); see `get_global`."""
+        value = self._global(name)
+        return KIND_NAMES[value.kind], load(value)
+
+    def _global(self, name: str) -> _ffi.Val:
+        value = _ffi.Val()
+        encoded = encode(name)
+        with self._use() as ptr:
+            status = _ffi.lib().packr_instance_global_get(ptr, encoded, ctypes.byref(value))
+            if status:
+                raise error_for(status)
+        return value
+
+    def set_global(self, name: str, value: Value, kind: Optional[str] = None) -> None:
+        """Sets the exported mutable global `name` to `value`, converted as for a call.
+
+        `kind` ("i32" ... "v128") says what `value` is; by default it is the global's own
+        kind, read from the global first (packr has no query for a global's type, so this
+        costs one more call; pass `kind` to skip it). TypeMismatchError if the global is
+        immutable or of another kind; NotFoundError if there is none.
+        """
+        if kind is None:
+            number = self._global(name).kind
+        else:
+            number = kind_number(kind)
+        slot = _ffi.Val()
+        store(slot, number, value)
+        encoded = encode(name)
+        with self._use() as ptr:
+            status = _ffi.lib().packr_instance_global_set(ptr, encoded, ctypes.byref(slot))
+            if status:
+                raise error_for(status)

@@ -7,19 +7,25 @@ from typing import Any, NamedTuple, Optional, Union
 
 from . import _ffi
 from ._config import Config
-from ._errors import PanicError, check
+from ._errors import HOST, PanicError, check, error_for
+from ._func import Func
 from ._handles import _Handle
-from ._instance import Instance, Signatures, cached_signature
+from ._host import Host
+from ._instance import Instance, Signatures, _State, cached_signature, encode, host_failure
 
 _EXTERN_KINDS = ("func", "global", "table", "memory", "tag")
 
 
 class Export(NamedTuple):
+    """One export of a module: its name and kind ("func", "global", "table", "memory", "tag" or "other")."""
+
     name: str
-    kind: str  # "func", "global", "table", "memory", "tag" or "other"
+    kind: str
 
 
 class Import(NamedTuple):
+    """One import of a module: the module and name it is imported from, and its kind (as for Export)."""
+
     module: str
     name: str
     kind: str
@@ -34,12 +40,20 @@ def _text(ptr: int | None, length: int) -> str:
 
 
 class Runtime(_Handle):
-    """A wasmtime engine plus the host definitions instances link against. Thread-safe."""
+    """A wasmtime engine plus the host definitions instances link against. Thread-safe.
+
+    Modules and instances keep what they need of their runtime, so it may be closed first.
+    """
 
     __slots__ = ()
 
-    def __init__(self, config: Optional[Config] = None) -> None:
-        """A runtime with its own engine: packr's defaults, or the settings of `config`."""
+    def __init__(self, config: Optional[Config] = None, *, host: Optional[Host] = None) -> None:
+        """A runtime with its own engine: packr's defaults, or the settings of `config`.
+
+        With `host`, guests' imports are served by its functions as defined now (as
+        `Runtime.with_host` does, on the new engine); without, a module with imports raises
+        LinkError when instantiated.
+        """
         if config is None:
             out = _ffi.RuntimeP()
             check(_ffi.lib().packr_runtime_new(ctypes.byref(out)))
@@ -47,6 +61,12 @@ class Runtime(_Handle):
             out = config._new_runtime()
         else:
             raise TypeError(f"config must be a packr.Config, not {type(config).__name__}")
+        if host is not None:
+            base = out
+            try:
+                out = _with_host(base, host)
+            finally:
+                _ffi.lib().packr_runtime_free(base)  # its engine lives on in the new runtime
         self._init(out)
 
     def _init(self, ptr: Any) -> None:
@@ -54,11 +74,21 @@ class Runtime(_Handle):
 
     @classmethod
     def sharing_engine(cls, base: Runtime) -> Runtime:
-        """A new runtime on `base`'s engine, so modules of either can be wrapped into the other."""
+        """A new runtime on `base`'s engine, so modules of either can be wrapped into the other.
+        It has no host functions (see `with_host`)."""
         out = _ffi.RuntimeP()
         with base._use() as ptr:
             check(_ffi.lib().packr_runtime_new_sharing_engine(ptr, ctypes.byref(out)))
         return cls._adopt(out)
+
+    @classmethod
+    def with_host(cls, base: Runtime, host: Host) -> Runtime:
+        """A new runtime on `base`'s engine (modules wrap between them as with
+        `sharing_engine`) whose imports are served by `host`'s functions as they are now:
+        later definitions do not reach it, and `host` may be closed at once. `base`'s own
+        host functions are not carried over."""
+        with base._use() as ptr:
+            return cls._adopt(_with_host(ptr, host))
 
     def load(self, wasm: Union[bytes, bytearray, memoryview, str]) -> Module:
         """Compiles a binary module (bytes-like) or WebAssembly text (str)."""
@@ -74,6 +104,15 @@ class Runtime(_Handle):
         with self._use() as ptr, module._use() as module_ptr:
             check(_ffi.lib().packr_runtime_wrap_module(ptr, module_ptr, ctypes.byref(out)))
         return Module._adopt(out, module._signatures)
+
+
+def _with_host(base: Any, host: Host) -> Any:
+    if not isinstance(host, Host):
+        raise TypeError(f"host must be a packr.Host, not {type(host).__name__}")
+    out = _ffi.RuntimeP()
+    with host._define_lock, host._use() as host_ptr:
+        check(_ffi.lib().packr_runtime_new_with_host(base, host_ptr, ctypes.byref(out)))
+    return out
 
 
 class Module(_Handle):
@@ -94,19 +133,46 @@ class Module(_Handle):
             raise PanicError(11, "PACKR_ERR_PANIC", "packr_module_clone returned NULL")
         return Module._adopt(out, self._signatures)
 
-    def instantiate(self) -> Instance:
-        """A fresh instance: its own memory and globals, imports resolved against the runtime."""
+    def instantiate(self, data: Any = None) -> Instance:
+        """A fresh instance: its own memory and globals, imports resolved against the runtime
+        (once per module handle), and the start function run if there is one.
+
+        `data` is any object, the instance's own: `Instance.data` and, inside host
+        callbacks, `Caller.data` return it; it is kept alive as long as the instance.
+
+        LinkError names every import the runtime's host cannot satisfy; an exception a host
+        function raises in the start function is re-raised here (see `Host.func`).
+        """
+        state = _State(data, self)
         out = _ffi.InstanceP()
-        ptr = self._acquire()
         try:
-            status = _ffi.lib().packr_module_instantiate(ptr, ctypes.byref(out))
-        finally:
-            self._release()
-        check(status)
-        return Instance._adopt(out, self._signatures)
+            ptr = self._acquire()
+            try:
+                status = _ffi.lib().packr_module_instantiate_with(ptr, None, state.key, ctypes.byref(out))
+                if status:
+                    error = error_for(status)
+                    raise host_failure(error, state) if status == HOST else error
+            finally:
+                self._release()
+        except BaseException:
+            state.forget()  # no instance: nothing can reach the state any more
+            raise
+        return Instance._adopt(out, self._signatures, state)
+
+    def func(self, name: str) -> Func:
+        """Resolves the exported function `name` once, for fast calls on any instance of this
+        compiled code: `func(instance, *args)`. NotFoundError if there is no such export;
+        TypeMismatchError if it is not a function or uses types packr cannot carry.
+        The Func is a handle of its own (close it, or use `with`)."""
+        out = _ffi.FuncP()
+        encoded = encode(name)
+        with self._use() as ptr:
+            check(_ffi.lib().packr_module_func(ptr, encoded, ctypes.byref(out)))
+        return Func._resolve(out, name)
 
     @property
     def exports(self) -> tuple[Export, ...]:
+        """The module's exports, in the module's order."""
         lib, count, desc = _ffi.lib(), ctypes.c_size_t(), _ffi.ExportDesc()
         result = []
         with self._use() as ptr:
@@ -118,6 +184,7 @@ class Module(_Handle):
 
     @property
     def imports(self) -> tuple[Import, ...]:
+        """The module's imports, in the module's order."""
         lib, count, desc = _ffi.lib(), ctypes.c_size_t(), _ffi.ImportDesc()
         result = []
         with self._use() as ptr:

@@ -38,8 +38,22 @@ def test_wrong_python_types_raise_type_error(instance):
 def test_count_and_type_mismatches_come_from_the_core(instance):
     with pytest.raises(packr.TypeMismatchError, match="`add` takes 2 arguments"):
         instance.call("add", 1)
-    with pytest.raises(packr.TypeMismatchError, match="v128"):
+    with pytest.raises(packr.TypeMismatchError, match="`add` takes 2 arguments"):
+        instance.call("add", 1, 2, 3)
+    with pytest.raises(packr.TypeMismatchError, match="uses type funcref"):
+        instance.call("takes_ref", None)
+
+
+def test_v128_values_are_16_bytes(instance):
+    vector = bytes(range(16))
+    assert instance.call("simd", vector) == vector
+    assert instance.call("simd", bytearray(vector)) == vector
+    assert instance.call("simd", memoryview(vector)) == vector
+    with pytest.raises(TypeError, match="16 bytes for v128, got int"):
         instance.call("simd", 1)
+    with pytest.raises(ValueError, match="16 bytes, not 3"):
+        instance.call("simd", b"abc")
+    assert instance.call_raw("simd", [("v128", vector)], 1) == [("v128", vector)]
 
 
 def test_signatures_are_cached_per_module(calc):
@@ -48,6 +62,14 @@ def test_signatures_are_cached_per_module(calc):
         instance.call("add", 1, 2)
         assert clone._signatures is calc._signatures
         assert set(calc._signatures) == {"divmod", "add"}
+
+
+def test_a_refused_argument_leaves_the_prepared_path_clean(instance):
+    with pytest.raises(TypeError):
+        instance.call("add", "1", 2)
+    with pytest.raises(OverflowError, match="does not fit in i32"):
+        instance.call("add", 1, 2**31)
+    assert instance.call("add", 1, 2) == 3  # the plan went back to its pool, reset by the next call
 
 
 def test_exports(calc):

@@ -6,14 +6,49 @@ import packr
 from conftest import CASES_DIR
 
 
+class Refused(Exception):
+    """What the case host's `fail` raises."""
+
+
+def case_host():
+    """The case host (see cases.tsv), defined through the decorator API."""
+    host = packr.Host()
+
+    @host.func("host", "add", [packr.I32, packr.I32], [packr.I32])
+    def add(caller, a, b):
+        return (a + b + 2**31) % 2**32 - 2**31  # wrapping, as wasm's i32.add
+
+    @host.func("host", "fail", [packr.I32], [packr.I32])
+    def fail(caller, n):
+        raise Refused(f"refused {n}")
+
+    @host.func("host", "peek", [packr.I32], [packr.I32])
+    def peek(caller, address):
+        # A failed read raises OutOfBoundsError; left uncaught it fails the callback, and
+        # its own message becomes packr's.
+        return caller.read_memory(address & 0xFFFFFFFF, 1, "memory")[0]
+
+    @host.func("host", "twice", [packr.I32], [packr.I32])
+    def twice(caller, n):
+        return caller.call("double", n) + 1
+
+    @host.func("host", "swap", [packr.V128], [packr.V128])
+    def swap(caller, vector):
+        return vector[8:] + vector[:8]
+
+    return host
+
+
+def _value(kind, text):
+    if kind == "v128":
+        return bytes.fromhex(text)
+    return float(text) if kind in ("f32", "f64") else int(text)
+
+
 def _values(field):
     if field == "-":
         return []
-    values = []
-    for item in field.split(" "):
-        kind, text = item.split(":", 1)
-        values.append((kind, float(text) if kind in ("f32", "f64") else int(text)))
-    return values
+    return [(kind, _value(kind, text)) for kind, text in (item.split(":", 1) for item in field.split(" "))]
 
 
 def _rows():
@@ -26,14 +61,27 @@ def _rows():
             yield pytest.param(file, op, export, args, int(nresults), status, results, message, id=name, marks=marks)
 
 
-def _run(runtime, file, op, export, args, nresults):
-    with runtime.load((CASES_DIR / file).read_bytes()) as module:
+def _run(base, file, op, export, args, nresults):
+    if op in ("hostcall", "instantiate_host"):
+        with case_host() as host:
+            runtime = packr.Runtime.with_host(base, host)
+        op = {"hostcall": "call", "instantiate_host": "instantiate"}[op]
+    else:
+        runtime = packr.Runtime.sharing_engine(base)
+    with runtime, runtime.load((CASES_DIR / file).read_bytes()) as module:
         if op == "load":
             return []
         with module.instantiate() as instance:
             if op == "instantiate":
                 return []
-            return instance.call_raw(export, _values(args), nresults)
+            if op == "call":
+                return instance.call_raw(export, _values(args), nresults)
+            if op == "global_set":
+                (kind, value), = _values(args)
+                instance.set_global(export, value, kind=kind)
+            kind, value = instance.get_global_raw(export)
+            assert instance.get_global(export) == value
+            return [(kind, value)]
 
 
 @pytest.mark.parametrize("file, op, export, args, nresults, status, results, message", list(_rows()))
@@ -41,7 +89,20 @@ def test_case(runtime, file, op, export, args, nresults, status, results, messag
     if status == "PACKR_OK":
         assert _run(runtime, file, op, export, args, nresults) == _values(results)
         return
-    with pytest.raises(packr.PackrError) as caught:
+    if status != "PACKR_ERR_HOST":
+        with pytest.raises(packr.PackrError) as caught:
+            _run(runtime, file, op, export, args, nresults)
+        assert caught.value.status_name == status
+        assert message in caught.value.message
+        return
+    # A failed host function re-raises the callback's own exception (the same object), and
+    # packr's report, "PACKR_ERR_HOST: <packr's message>", is its last note: that is where
+    # this binding carries the row's status and message.
+    with pytest.raises(BaseException) as caught:
         _run(runtime, file, op, export, args, nresults)
-    assert caught.value.status_name == status
-    assert message in caught.value.message
+    raised = caught.value
+    assert isinstance(raised, (Refused, packr.OutOfBoundsError)), repr(raised)
+    status_name, packr_message = raised.__notes__[-1].split(": ", 1)
+    assert status_name == status
+    assert packr_message.startswith("host function host::")
+    assert message in packr_message

@@ -67,7 +67,7 @@ def test_every_status_has_its_class():
         packr.NullPointerError, packr.InvalidArgumentError, packr.CompileError,
         packr.EngineMismatchError, packr.LinkError, packr.NotFoundError, packr.TypeMismatchError,
         packr.TrapError, packr.OutOfBoundsError, packr.BusyError, packr.PanicError,
-        packr.InstantiateError, packr.PoolExhaustedError, packr.ResourceError,
+        packr.InstantiateError, packr.PoolExhaustedError, packr.ResourceError, packr.HostError,
     ]
     from packr._errors import error_for
 
