@@ -15,7 +15,8 @@ use crate::val::packr_val;
 /// The instance calling a host function, as its callback sees it.
 ///
 /// Made by packr for each host call and valid only until the callback returns; never
-/// stored, freed or used on another thread by the host. Every `packr_caller_*` function
+/// stored, freed or used on another thread by the host. While a `packr_caller_call` made
+/// through it runs, a nested callback uses its own caller, never the outer one. Every `packr_caller_*` function
 /// takes it; NULL gives `PACKR_ERR_NULL_POINTER` (or NULL from `packr_caller_data`).
 ///
 /// When a `packr_caller_*` call fails, its message also becomes the callback's message (as
