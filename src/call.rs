@@ -42,7 +42,7 @@ pub(crate) fn call_checked_raw(
     let n = args.len().max(results.len());
     with_slots::<ValRaw, _>(n, |slots| {
         for (slot, arg) in slots.iter_mut().zip(args) {
-            slot.write(arg.to_raw());
+            slot.write(arg.raw());
         }
         for slot in slots.iter_mut().skip(args.len()) {
             slot.write(ValRaw::i64(0));

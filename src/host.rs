@@ -116,7 +116,7 @@ impl HostFunc {
                 if let Err(e) = result.check(*kind, "result", i) {
                     return Err(self.failure(e.message));
                 }
-                raw.write(result.to_raw());
+                raw.write(result.raw());
             }
             Ok(())
         })

@@ -134,7 +134,7 @@ impl packr_val {
     /// The raw wasm value. The caller has checked `kind` against the signature, which only
     /// holds carried kinds.
     #[inline]
-    pub(crate) fn to_raw(&self) -> ValRaw {
+    pub(crate) fn raw(&self) -> ValRaw {
         // SAFETY: every bit pattern of these plain members is valid, and `kind` names the
         // member the host set (only that member is read: a wider load after the host's
         // narrower store would also stall the pipeline).
@@ -243,13 +243,13 @@ mod tests {
             unsafe { v.of.v128[..n].to_vec() }
         };
         for v in vals {
-            let back = packr_val::from_raw(v.kind, &v.to_raw());
+            let back = packr_val::from_raw(v.kind, &v.raw());
             let wasm = packr_val::from_wasm(&v.to_wasm(v.kind, 0).unwrap()).unwrap();
             for other in [back, wasm] {
                 assert_eq!((other.kind, owned(&other)), (v.kind, owned(&v)));
             }
         }
-        let v128 = vals[4].to_raw().get_v128();
+        let v128 = vals[4].raw().get_v128();
         assert_eq!(v128 & 0xff, 0, "byte 0 is the low byte");
         assert_eq!((v128 >> 8) & 0xff, 17);
     }
