@@ -80,7 +80,9 @@ fn with_caller(caller: *mut packr_caller, body: impl FnOnce(&mut packr_caller) -
     guard(|| {
         // SAFETY: a non-NULL `caller` is the one packr passed to the running callback.
         let caller = unsafe { arg_mut(caller, "caller") }?;
-        body(caller).inspect_err(|e| caller.error = Some(e.message.clone()))
+        // The first line only: the backtrace that may follow is the inner call's, and the
+        // outer failure reports its own.
+        body(caller).inspect_err(|e| caller.error = Some(e.message.lines().next().unwrap_or_default().to_owned()))
     })
 }
 
@@ -190,7 +192,9 @@ pub unsafe extern "C" fn packr_caller_memory_data(
 /// Calls the calling instance's exported function `export_name` from inside a host
 /// callback (a guest allocator, a callback export), with the same arguments, results and
 /// rules as `packr_instance_call`. Calls may nest: the export may call host functions that
-/// call back again, to any depth the wasm stack allows. (`packr_instance_call` on the same
+/// call back again, to any depth the wasm stack allows (host frames count against it: about
+/// 260 nested guest-host round trips fit wasmtime's default 512 KiB; deeper is a
+/// `call stack exhausted` trap, never a crash). (`packr_instance_call` on the same
 /// instance from inside its callback stays `PACKR_ERR_BUSY`: use this instead.)
 ///
 /// A failure returns its status to the callback, with the message in `packr_last_error`.
