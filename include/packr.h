@@ -173,7 +173,7 @@ typedef union packr_val_union {
  * A WebAssembly value: `kind` says which member of `of` holds it.
  *
  * Arguments are read by `kind`; only that member of `of` needs to be set. Results are
- * written whole, `kind` included.
+ * written whole, `kind` included, with the bytes the kind does not use set to zero.
  */
 typedef struct packr_val {
   packr_valkind kind;

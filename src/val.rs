@@ -51,7 +51,7 @@ pub union packr_val_union {
 /// A WebAssembly value: `kind` says which member of `of` holds it.
 ///
 /// Arguments are read by `kind`; only that member of `of` needs to be set. Results are
-/// written whole, `kind` included.
+/// written whole, `kind` included, with the bytes the kind does not use set to zero.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct packr_val {
@@ -174,16 +174,18 @@ impl packr_val {
         packr_val::from_raw(kind, raw).of
     }
 
-    /// The value of a raw wasm value of a carried `kind`.
+    /// The value of a raw wasm value of a carried `kind`, every byte of it defined (the
+    /// members a kind does not use are zero), as the header promises for results.
     #[inline]
     pub(crate) fn from_raw(kind: packr_valkind, raw: &ValRaw) -> packr_val {
-        let of = match kind {
-            PACKR_I32 => packr_val_union { i32: raw.get_i32() },
-            PACKR_I64 => packr_val_union { i64: raw.get_i64() },
-            PACKR_F32 => packr_val_union { f32: f32::from_bits(raw.get_f32()) },
-            PACKR_F64 => packr_val_union { f64: f64::from_bits(raw.get_f64()) },
-            _ => packr_val_union { v128: raw.get_v128().to_le_bytes() },
-        };
+        let mut of = packr_val_union { v128: [0; 16] };
+        match kind {
+            PACKR_I32 => of.i32 = raw.get_i32(),
+            PACKR_I64 => of.i64 = raw.get_i64(),
+            PACKR_F32 => of.f32 = f32::from_bits(raw.get_f32()),
+            PACKR_F64 => of.f64 = f64::from_bits(raw.get_f64()),
+            _ => of.v128 = raw.get_v128().to_le_bytes(),
+        }
         packr_val { kind, of }
     }
 
@@ -202,16 +204,33 @@ impl packr_val {
         })
     }
 
-    /// The value of a wasm value, or `PACKR_ERR_TYPE_MISMATCH` for a reference.
+    /// The value of a wasm value (unused bytes zero), or `PACKR_ERR_TYPE_MISMATCH` for a reference.
     pub(crate) fn from_wasm(val: &Val) -> Result<packr_val> {
-        Ok(match *val {
-            Val::I32(i32) => packr_val { kind: PACKR_I32, of: packr_val_union { i32 } },
-            Val::I64(i64) => packr_val { kind: PACKR_I64, of: packr_val_union { i64 } },
-            Val::F32(bits) => packr_val { kind: PACKR_F32, of: packr_val_union { f32: f32::from_bits(bits) } },
-            Val::F64(bits) => packr_val { kind: PACKR_F64, of: packr_val_union { f64: f64::from_bits(bits) } },
-            Val::V128(v) => packr_val { kind: PACKR_V128, of: packr_val_union { v128: v.as_u128().to_le_bytes() } },
+        let mut of = packr_val_union { v128: [0; 16] };
+        let kind = match *val {
+            Val::I32(i32) => {
+                of.i32 = i32;
+                PACKR_I32
+            }
+            Val::I64(i64) => {
+                of.i64 = i64;
+                PACKR_I64
+            }
+            Val::F32(bits) => {
+                of.f32 = f32::from_bits(bits);
+                PACKR_F32
+            }
+            Val::F64(bits) => {
+                of.f64 = f64::from_bits(bits);
+                PACKR_F64
+            }
+            Val::V128(v) => {
+                of.v128 = v.as_u128().to_le_bytes();
+                PACKR_V128
+            }
             _ => return Err(Error::new(PACKR_ERR_TYPE_MISMATCH, "the value is a reference, which packr values cannot carry")),
-        })
+        };
+        Ok(packr_val { kind, of })
     }
 }
 
@@ -224,6 +243,14 @@ mod tests {
         assert_eq!(std::mem::size_of::<packr_val_union>(), 16);
         assert_eq!(std::mem::size_of::<packr_val>(), 24);
         assert_eq!(std::mem::align_of::<packr_val>(), 8);
+    }
+
+    #[test]
+    fn values_come_back_with_every_byte_defined() {
+        let v = packr_val::from_raw(PACKR_I32, &ValRaw::i32(-1));
+        assert_eq!(unsafe { v.of.v128 }, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let v = packr_val::from_wasm(&Val::F32(1.0f32.to_bits())).unwrap();
+        assert_eq!(unsafe { v.of.v128 }[4..], [0; 12]);
     }
 
     #[test]
