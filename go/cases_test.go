@@ -1,6 +1,7 @@
 package packr
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ const casesDir = "../tests/cases"
 
 // runCases runs tests/cases/cases.tsv, the table every binding shares (format in its
 // header comment). Rows with `bad:` arguments need raw kinds Go cannot express; skipped.
+// The case host is defined with Host.Define (typed funcs).
 func runCases(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(casesDir, "cases.tsv"))
 	mustNoErr(t, err)
@@ -33,6 +35,9 @@ func runCases(t *testing.T) {
 			}
 			got, err := runCase(t, file, kind, export, parseVals(t, args), atoi(t, nres))
 			checkStatus(t, err, status, msg)
+			if status == "PACKR_ERR_HOST" {
+				checkHostCause(t, name, err)
+			}
 			if err == nil && fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", parseVals(t, results)) {
 				t.Fatalf("results %#v, want %s", got, results)
 			}
@@ -44,20 +49,114 @@ func runCase(t *testing.T, file, kind, export string, args []any, nresults int) 
 	wasm, err := os.ReadFile(filepath.Join(casesDir, file))
 	mustNoErr(t, err)
 	rt := newTestRuntime(t)
+	if kind == "hostcall" || kind == "instantiate_host" {
+		rt = caseHostRuntime(t, rt)
+	}
 	m, err := op(rt.Load(wasm))
 	if err != nil || kind == "load" {
 		return []any{}, err
 	}
 	defer m.Close()
 	inst, err := op(m.Instantiate())
-	if err != nil || kind == "instantiate" {
+	if err != nil || kind == "instantiate" || kind == "instantiate_host" {
 		return []any{}, err
 	}
 	defer inst.Close()
-	if kind != "call" {
-		t.Fatalf("unknown op %q", kind)
+	switch kind {
+	case "call", "hostcall":
+		return op(inst.call(export, args, nresults))
+	case "global_get":
+		v, err := op(inst.GetGlobal(export))
+		return []any{v.Interface()}, err
+	case "global_set":
+		if len(args) != 1 {
+			t.Fatalf("global_set takes one arg, got %v", args)
+		}
+		var v Value
+		mustNoErr(t, setValue(&v, args[0], 0, &funcSig{}))
+		if err := opErr(inst.SetGlobal(export, v)); err != nil {
+			return nil, err
+		}
+		v, err = op(inst.GetGlobal(export))
+		return []any{v.Interface()}, err
 	}
-	return op(inst.call(export, args, nresults))
+	t.Fatalf("unknown op %q", kind)
+	return nil, nil
+}
+
+// refusedError is what the case host's fail returns, so a row can check that the error
+// returned by the call reaches it.
+type refusedError struct{ n int32 }
+
+func (e *refusedError) Error() string { return fmt.Sprintf("refused %d", e.n) }
+
+// caseHostRuntime returns a runtime sharing base's engine whose imports are served by
+// "the case host" (cases.tsv's header), defined through the typed API.
+func caseHostRuntime(t *testing.T, base *Runtime) *Runtime {
+	t.Helper()
+	host, err := op(NewHost())
+	mustNoErr(t, err)
+	defer host.Close() // the runtime keeps the definitions
+	defs := map[string]any{
+		"add": func(a, b int32) int32 { return a + b },
+		"fail": func(n int32) (int32, error) {
+			return 0, &refusedError{n}
+		},
+		"peek": func(c *Caller, addr int32) (int32, error) {
+			b, err := c.ReadMemory("memory", uint64(uint32(addr)), 1)
+			if err != nil {
+				return 0, err // the read's own message
+			}
+			return int32(b[0]), nil
+		},
+		"twice": func(c *Caller, x int32) (int32, error) {
+			res, err := c.Call("double", x)
+			if err != nil {
+				return 0, err
+			}
+			return res[0].(int32) + 1, nil
+		},
+		"swap": func(v Vec128) Vec128 {
+			var out Vec128
+			copy(out[:8], v[8:])
+			copy(out[8:], v[:8])
+			return out
+		},
+	}
+	for name, fn := range defs {
+		mustNoErr(t, opErr(host.Define("host", name, fn)))
+	}
+	rt, err := op(NewRuntimeWithHost(base, host))
+	mustNoErr(t, err)
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// checkHostCause checks, for rows that expect PACKR_ERR_HOST, that the error returned by
+// the call (an *Error with StatusHost and packr's message, checked by checkStatus) also
+// unwraps to the Go error the case host's function returned.
+func checkHostCause(t *testing.T, row string, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrHost) {
+		t.Fatalf("%v is not ErrHost", err)
+	}
+	switch row {
+	case "host_fail":
+		var refused *refusedError
+		if !errors.As(err, &refused) || refused.n != 7 {
+			t.Fatalf("%v does not unwrap to the refusedError{7} the host function returned", err)
+		}
+	case "host_peek_outside":
+		// peek returned the memory read's *Error: reached through the HOST error.
+		var outer *Error
+		errors.As(err, &outer)
+		inner := outer.Unwrap()
+		if !errors.Is(inner, ErrOutOfBounds) || !errors.Is(err, ErrOutOfBounds) {
+			t.Fatalf("%v does not unwrap to the read's ErrOutOfBounds (cause %v)", err, inner)
+		}
+	default:
+		t.Fatalf("row %s expects PACKR_ERR_HOST: say what its cause is", row)
+	}
 }
 
 func checkStatus(t *testing.T, err error, status, msg string) {
@@ -102,6 +201,14 @@ func parseVals(t *testing.T, s string) []any {
 			x = float32(f)
 		case "f64":
 			x, err = strconv.ParseFloat(v, 64)
+		case "v128":
+			var b []byte
+			if b, err = hex.DecodeString(v); err == nil && len(b) != 16 {
+				err = fmt.Errorf("%d bytes, want 16", len(b))
+			}
+			if err == nil {
+				x = Vec128(b)
+			}
 		default:
 			err = fmt.Errorf("unknown kind %q", kind)
 		}

@@ -178,6 +178,7 @@ func TestNewStatusSentinels(t *testing.T) {
 	}{
 		{ErrPoolExhausted, StatusPoolExhausted, "PACKR_ERR_POOL_EXHAUSTED"},
 		{ErrResource, StatusResource, "PACKR_ERR_RESOURCE"},
+		{ErrHost, StatusHost, "PACKR_ERR_HOST"},
 	} {
 		err := fmt.Errorf("wrapped: %w", newError(tc.status, "x"))
 		if !errors.Is(err, tc.sentinel) || errors.Is(err, ErrInstantiate) {
@@ -187,7 +188,7 @@ func TestNewStatusSentinels(t *testing.T) {
 			t.Fatalf("status name %q, want %q", tc.sentinel.StatusName, tc.name)
 		}
 	}
-	if StatusPoolExhausted != 13 || StatusResource != 14 {
+	if StatusPoolExhausted != 13 || StatusResource != 14 || StatusHost != 15 {
 		t.Fatal("status numbers changed")
 	}
 }

@@ -7,12 +7,12 @@
 // and a cleanup frees a forgotten handle after garbage collection). Handles may be closed
 // in any order: an instance keeps its module alive, a module its runtime.
 //
-// Runtimes and modules are safe for concurrent use. An instance is used by one goroutine
-// at a time; an overlapping call fails with ErrBusy.
+// Runtimes, modules, hosts and funcs are safe for concurrent use. An instance is used by
+// one goroutine at a time; an overlapping call fails with ErrBusy.
 //
 // Failures are *Error values carrying the core's status and message; test them with
-// errors.Is against ErrTrap, ErrEngineMismatch and the other sentinels. Methods called
-// after Close return ErrClosed.
+// errors.Is against ErrTrap, ErrEngineMismatch, ErrHost and the other sentinels. Methods
+// called after Close return ErrClosed.
 //
 // The cache pattern: compile once, keep a clone, and on each hit wrap the cached module
 // into the runtime serving the request (any runtime sharing the engine):
@@ -51,6 +51,67 @@
 // Config's PoolKeepResident, DisablePoolPagemapScan and PoolDecommitBatch tune how a freed
 // slot is reset; their defaults are the fastest packr's benchmark found. PoolKeepResident is
 // a *uint64 because 0 (keep nothing resident) is a setting of its own: nil keeps the default.
+//
+// # Host functions
+//
+// A Host holds Go funcs that serve a module's imports; a runtime made with
+// NewRuntimeWithHost links its instances against them. Define derives each function's
+// WebAssembly signature from the Go func's types, checked once (int32, int64, float32,
+// float64 and Vec128, an optional leading *Caller, an optional trailing error):
+//
+//	host, _ := packr.NewHost()
+//	defer host.Close() // runtimes keep what they copied
+//	host.Define("env", "add", func(a int32, b int64) int64 { return int64(a) + b })
+//	host.Define("env", "log", func(c *packr.Caller, ptr, n int32) error {
+//		msg, err := c.ReadMemory("memory", uint64(ptr), int(n))
+//		if err != nil {
+//			return err // the guest traps; the call returns ErrHost wrapping err
+//		}
+//		c.Data().(*Conn).Log(string(msg))
+//		return nil
+//	})
+//	rt, _ := packr.NewRuntimeWithHost(base, host) // shares base's engine
+//	m, _ := rt.Wrap(cached)
+//	inst, _ := m.InstantiateWith(packr.InstanceConfig{Data: conn}) // Caller.Data, Instance.Data
+//
+// A host function runs on the goroutine that called into the instance. An error it
+// returns, or a panic, makes the guest trap: the call that entered wasm (Call, CallFunc,
+// Instantiate for a start function) returns an *Error with ErrHost whose message is
+// packr's ("host function env::log failed: " and the error's text), and errors.Is and
+// errors.As reach the returned error through it; a panic is re-raised with its value on
+// the calling goroutine instead. The failure travels in the instance's own state (its host
+// data), never in a global slot, so instances on many goroutines and nested calls
+// (host -> Caller.Call -> host) each see their own. The instance stays usable.
+//
+// Funcs whose parameters and result are all int32/int64 (up to three parameters and one
+// result), all one float type (up to two and one), or (Vec128) -> Vec128, with or without
+// *Caller and error, are called without reflection or allocation (a *Caller costs one
+// small allocation per call); other shapes go through reflect. DefineUntyped takes
+// explicit kinds and a func(c *Caller, args, results []Value)
+// error that reads and writes packr's own value slots, for any signature at the same cost.
+// TrapUnknownImports (a NewHost option) satisfies every import nobody defined with a
+// function that traps when called.
+//
+// Inside a host function the *Caller reaches the calling instance: Data, MemorySize,
+// ReadMemory and WriteMemory by memory name, MemoryData (the guest memory itself, valid
+// until the function returns or the memory grows), and Call or CallValues into the same
+// instance. It must not be kept after the function returns (its methods then return
+// ErrClosed). Instance.ReadMemoryNamed and friends reach any memory by name from outside;
+// Instance.GetGlobal and SetGlobal read and write globals as Values.
+//
+// # Resolved funcs
+//
+// Module.Func resolves an export once; the Func works on every instance of that compiled
+// code, through any clone or wrap of the module (a Func of other code is
+// ErrInvalidArgument). Instance.CallFunc takes []any like Call; CallFuncValues takes
+// []Value; and the generic CallFunc0 to CallFunc4 take typed arguments and return a typed
+// result without allocating (NoResult for a function without results):
+//
+//	add, _ := cached.Func("add") // at cache-insert time
+//	sum, err := packr.CallFunc2[int32](inst, add, int32(2), int32(3))
+//
+// Calls on an instance whose runtime has no host functions cannot reach Go, and skip the
+// preparations cgo makes for callbacks.
 //
 // By default the package links the library built in this repository
 // (cargo build --release); build with -tags packr_pkgconfig to find an installed packr

@@ -26,6 +26,7 @@ const (
 	StatusInstantiate     int32 = C.PACKR_ERR_INSTANTIATE
 	StatusPoolExhausted   int32 = C.PACKR_ERR_POOL_EXHAUSTED
 	StatusResource        int32 = C.PACKR_ERR_RESOURCE
+	StatusHost            int32 = C.PACKR_ERR_HOST
 )
 
 // Error is a failed packr operation: the status the core returned (or the one this
@@ -33,10 +34,18 @@ const (
 // A trap's message starts with the trap reason; a wasm backtrace may follow on later lines.
 //
 // Use errors.Is with the Err* sentinels to test the status.
+//
+// A call that failed because a host function (a Go func defined on a Host) returned an
+// error is an *Error with StatusHost whose Message is packr's ("host function env::read
+// failed: " and the error's text, then the wasm backtrace), and whose Unwrap returns the
+// error the Go func returned: errors.Is and errors.As reach it (and whatever it wraps)
+// through the *Error.
 type Error struct {
 	Status     int32  // a Status* constant
 	StatusName string // such as "PACKR_ERR_TRAP", or "UNKNOWN"
 	Message    string // empty only in the sentinels
+
+	cause error // for StatusHost: what the host function returned
 }
 
 func (e *Error) Error() string {
@@ -45,6 +54,10 @@ func (e *Error) Error() string {
 	}
 	return "packr: " + e.StatusName + ": " + e.Message
 }
+
+// Unwrap returns the error a host function returned, for an error with StatusHost that a
+// Go host function caused; nil otherwise.
+func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether target is an *Error with the same status, so that
 // errors.Is(err, ErrTrap) holds for every trap whatever its message.
@@ -70,9 +83,11 @@ var (
 	ErrInstantiate     = newError(StatusInstantiate, "")
 	ErrPoolExhausted   = newError(StatusPoolExhausted, "")
 	ErrResource        = newError(StatusResource, "")
+	ErrHost            = newError(StatusHost, "")
 )
 
-// ErrClosed is returned by any method of a Runtime, Module or Instance after its Close.
+// ErrClosed is returned by any method of a Runtime, Module, Instance, Host or Func after
+// its Close, and by a Caller's methods once its callback has returned.
 var ErrClosed = errors.New("packr: handle is closed")
 
 func newError(status int32, msg string) *Error {
@@ -84,6 +99,11 @@ func check(st C.packr_status, msg *C.char) error {
 	if st == C.PACKR_OK {
 		return nil
 	}
+	return checkErr(st, msg)
+}
+
+// checkErr is check's failure path, kept out of line so check inlines into hot calls.
+func checkErr(st C.packr_status, msg *C.char) *Error {
 	m := "(no message)"
 	if msg != nil {
 		m = C.GoString(msg)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // PACKR_TEST_GC=1 forces a collection after every operation, so a missing
@@ -18,6 +19,25 @@ func gc() {
 	if forceGC {
 		runtime.GC()
 	}
+}
+
+// TestMain checks, after every test, that no reference this package gave C is left: every
+// host definition was finalized by packr and every instance state deleted, once what the
+// tests closed is closed and what they dropped is collected.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		deadline := time.Now().Add(10 * time.Second)
+		for liveHandles.Load() != 0 && time.Now().Before(deadline) {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := liveHandles.Load(); n != 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: %d host definitions or instance states never released to Go\n", n)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // op and opErr wrap every operation in the tests: op(rt.Load(src)).

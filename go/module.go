@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"runtime"
+	"runtime/cgo"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,11 +179,12 @@ type Module struct {
 	mu      sync.RWMutex // calls hold RLock; Close holds Lock
 	ptr     *C.packr_module
 	info    *moduleInfo
+	hosted  bool // bound to a runtime with host functions: every instance gets a state
 	cleanup runtime.Cleanup
 }
 
-func newModule(p *C.packr_module, info *moduleInfo) *Module {
-	m := &Module{ptr: p, info: info}
+func newModule(p *C.packr_module, info *moduleInfo, hosted bool) *Module {
+	m := &Module{ptr: p, info: info, hosted: hosted}
 	if p != nil {
 		m.cleanup = runtime.AddCleanup(m, func(p *C.packr_module) { C.packr_module_free(p) }, p)
 	}
@@ -196,31 +198,62 @@ func (m *Module) Clone() *Module {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.ptr == nil {
-		return newModule(nil, m.info)
+		return newModule(nil, m.info, m.hosted)
 	}
 	p := C.packr_module_clone(m.ptr)
 	runtime.KeepAlive(m)
-	return newModule(p, m.info)
+	return newModule(p, m.info, m.hosted)
 }
 
 // Instantiate creates a fresh instance (its own memories and globals) in the runtime m is
 // bound to, running the start function if any. The caller owns the instance and should
-// Close it; m may be closed first. Missing imports are ErrLink; a trapping start function
-// is ErrTrap.
+// Close it; m may be closed first. Missing imports are ErrLink (naming every one); a
+// trapping start function is ErrTrap; a failing host function called by it is ErrHost
+// (and a panic in one is re-raised here, see Host.Define).
 func (m *Module) Instantiate() (*Instance, error) {
+	return m.instantiate(InstanceConfig{}, m.hosted)
+}
+
+// InstanceConfig holds the per-instance settings of Module.InstantiateWith. Its zero value
+// gives what Instantiate gives; later settings (WASI, limits) join it, each defaulting to
+// today's behaviour.
+type InstanceConfig struct {
+	// Data is the host's value for this instance, returned by Instance.Data and, inside
+	// host functions, Caller.Data. packr only hands it back; the host decides which
+	// goroutines may touch what it points to (host functions run on the goroutine that
+	// called into the instance). It stays reachable until the instance is closed (or
+	// collected; if Data refers to the Instance itself, only Close releases them).
+	Data any
+}
+
+// InstantiateWith is Instantiate with the settings in cfg, such as the instance's data.
+func (m *Module) InstantiateWith(cfg InstanceConfig) (*Instance, error) {
+	return m.instantiate(cfg, true)
+}
+
+func (m *Module) instantiate(cfg InstanceConfig, withState bool) (*Instance, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.ptr == nil {
 		return nil, ErrClosed
 	}
-	var out *C.packr_instance
-	var msg *C.char
-	st := C.packr_go_module_instantiate(m.ptr, &out, &msg)
-	runtime.KeepAlive(m)
-	if err := check(st, msg); err != nil {
-		return nil, err
+	var state *instState
+	var h cgo.Handle
+	if withState {
+		state = &instState{data: cfg.Data, info: m.info}
+		h = newHandle(state)
 	}
-	return newInstance(out, m.info), nil
+	r := C.packr_go_module_instantiate_with(m.ptr, C.uintptr_t(h))
+	runtime.KeepAlive(m)
+	if r.st != C.PACKR_OK {
+		err := checkErr(r.st, r.err)
+		if state == nil {
+			return nil, err
+		}
+		deleteHandle(h)
+		return nil, state.finish(r.st, err)
+	}
+	return newInstance(r.instance, m.info, state, h, m.hosted), nil
 }
 
 // Exports lists the module's exports in order. The result is the caller's.

@@ -23,6 +23,7 @@ func Version() string {
 type Runtime struct {
 	mu      sync.RWMutex // calls hold RLock; Close holds Lock, so no call sees a freed handle
 	ptr     *C.packr_runtime
+	hosted  bool // made with a Host
 	cleanup runtime.Cleanup
 }
 
@@ -64,6 +65,39 @@ func NewRuntimeSharingEngine(base *Runtime) (*Runtime, error) {
 	return newRuntime(out), nil
 }
 
+// NewRuntimeWithHost creates a runtime that shares base's engine (as
+// NewRuntimeSharingEngine does, so modules wrap between them without recompiling) and
+// whose instances' imports are served by host's definitions as they are now: later
+// Defines do not reach it, and host may be closed at once. base's own host functions are
+// not carried over. The caller owns the new runtime; base and host stay the caller's.
+//
+// Imports are resolved once per module bound to the runtime, on its first instantiation;
+// a module whose imports the definitions cannot satisfy fails then with ErrLink, naming
+// every unmet import.
+func NewRuntimeWithHost(base *Runtime, host *Host) (*Runtime, error) {
+	if base == nil || host == nil {
+		return nil, newError(StatusNullPointer, "base runtime or host is nil")
+	}
+	base.mu.RLock()
+	defer base.mu.RUnlock()
+	host.mu.RLock()
+	defer host.mu.RUnlock()
+	if base.ptr == nil || host.ptr == nil {
+		return nil, ErrClosed
+	}
+	var out *C.packr_runtime
+	var msg *C.char
+	st := C.packr_go_runtime_new_with_host(base.ptr, host.ptr, &out, &msg)
+	runtime.KeepAlive(base)
+	runtime.KeepAlive(host)
+	if err := check(st, msg); err != nil {
+		return nil, err
+	}
+	r := newRuntime(out)
+	r.hosted = true
+	return r, nil
+}
+
 // Load compiles wasm (a binary module or WebAssembly text) with the runtime's engine and
 // returns a module bound to this runtime. The caller owns the module and should Close it;
 // wasm is only read during the call. Compile errors are ErrCompile.
@@ -84,7 +118,7 @@ func (r *Runtime) Load(wasm []byte) (*Module, error) {
 	if err := check(st, msg); err != nil {
 		return nil, err
 	}
-	return newModule(out, &moduleInfo{}), nil
+	return newModule(out, &moduleInfo{}, r.hosted), nil
 }
 
 // Wrap binds m to this runtime without recompiling: the compile-cache hit. m must come
@@ -110,7 +144,7 @@ func (r *Runtime) Wrap(m *Module) (*Module, error) {
 		return nil, err
 	}
 	// Same compiled code, so the same signatures: share the cache.
-	return newModule(out, m.info), nil
+	return newModule(out, m.info, r.hosted), nil
 }
 
 // Close frees the runtime handle. Modules and instances made from it keep working.

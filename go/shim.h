@@ -120,28 +120,210 @@ static inline packr_status packr_go_module_func_signature(const packr_module *m,
   PACKR_GO_SHIM(packr_module_func_signature(m, name, out));
 }
 
-static inline packr_status packr_go_module_instantiate(const packr_module *m, packr_instance **out, char **err) {
-  PACKR_GO_SHIM(packr_module_instantiate(m, out));
+/* ---- Calls into wasm ----
+ *
+ * A call on an instance whose runtime has host functions may run Go callbacks, so those
+ * calls are not `#cgo nocallback`; cgo then treats every Go pointer passed to them as
+ * escaping (a callback may grow and move the goroutine's stack, so C must never hold a Go
+ * stack pointer across one). To call without allocating, the `4` and `8` forms take their
+ * arguments by value and return their results by value: cgo copies both through the
+ * call's argument frame, which it re-finds after a moved stack. The `_heap` forms take Go
+ * heap memory, which does not move. An instance without host functions cannot call back,
+ * and takes the `_nc` forms: nocallback and noescape, pointers to the caller's stack.
+ *
+ * Each form calls `f` when it is not NULL, else the export `name`. */
+
+/* What a call that may run callbacks returns: the status and, on failure, a malloc'd copy
+ * of the message (else NULL). */
+typedef struct {
+  packr_status st;
+  char *err;
+} packr_go_ret;
+
+static inline packr_go_ret packr_go_ret_of(packr_status st) {
+  packr_go_ret r = {st, st == PACKR_OK ? NULL : packr_go_errdup()};
+  return r;
+}
+
+typedef struct {
+  packr_status st;
+  char *err;
+  packr_instance *instance;
+} packr_go_instantiate_ret;
+
+static inline packr_go_instantiate_ret packr_go_module_instantiate_with(const packr_module *m, uintptr_t data) {
+  packr_go_instantiate_ret r = {0, NULL, NULL};
+  r.st = packr_module_instantiate_with(m, NULL, (void *)data, &r.instance);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+static inline packr_status packr_go_call(packr_instance *in, const packr_func *f, const char *name, const packr_val *args, size_t nargs, packr_val *results, size_t nresults) {
+  return f != NULL ? packr_instance_call_func(in, f, args, nargs, results, nresults)
+                   : packr_instance_call(in, name, args, nargs, results, nresults);
+}
+
+/* Up to 4 arguments and 1 result: the typed helpers' shape, the least to copy. */
+typedef struct {
+  packr_val v[4];
+} packr_go_vals4;
+
+typedef struct {
+  packr_status st;
+  char *err;
+  packr_val result;
+} packr_go_ret1;
+
+static inline packr_go_ret1 packr_go_call4(packr_instance *in, const packr_func *f, const char *name, packr_go_vals4 args, size_t nargs, size_t nresults) {
+  packr_go_ret1 r;
+  r.st = nargs > 4 || nresults > 1 ? PACKR_ERR_INVALID_ARGUMENT : packr_go_call(in, f, name, args.v, nargs, &r.result, nresults);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+/* Up to 8 arguments and 8 results. */
+#define PACKR_GO_SMALL 8
+
+typedef struct {
+  packr_val v[PACKR_GO_SMALL];
+} packr_go_vals8;
+
+typedef struct {
+  packr_status st;
+  char *err;
+  packr_go_vals8 results;
+} packr_go_ret8;
+
+static inline packr_go_ret8 packr_go_call8(packr_instance *in, const packr_func *f, const char *name, packr_go_vals8 args, size_t nargs, size_t nresults) {
+  packr_go_ret8 r;
+  r.st = nargs > PACKR_GO_SMALL || nresults > PACKR_GO_SMALL ? PACKR_ERR_INVALID_ARGUMENT
+         : packr_go_call(in, f, name, args.v, nargs, r.results.v, nresults);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+static inline packr_go_ret packr_go_call_heap(packr_instance *in, const packr_func *f, const char *name, const packr_val *args, size_t nargs, packr_val *results, size_t nresults) {
+  return packr_go_ret_of(packr_go_call(in, f, name, args, nargs, results, nresults));
+}
+
+/* Only for instances without host functions (declared nocallback). */
+static inline packr_status packr_go_call_nc(packr_instance *in, const packr_func *f, const char *name, const packr_val *args, size_t nargs, packr_val *results, size_t nresults, char **err) {
+  PACKR_GO_SHIM(packr_go_call(in, f, name, args, nargs, results, nresults));
+}
+
+/* From inside a callback, into the calling instance. */
+static inline packr_go_ret1 packr_go_caller_call4(packr_caller *c, const char *name, packr_go_vals4 args, size_t nargs, size_t nresults) {
+  packr_go_ret1 r;
+  r.st = nargs > 4 || nresults > 1 ? PACKR_ERR_INVALID_ARGUMENT : packr_caller_call(c, name, args.v, nargs, &r.result, nresults);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+static inline packr_go_ret8 packr_go_caller_call8(packr_caller *c, const char *name, packr_go_vals8 args, size_t nargs, size_t nresults) {
+  packr_go_ret8 r;
+  r.st = nargs > PACKR_GO_SMALL || nresults > PACKR_GO_SMALL ? PACKR_ERR_INVALID_ARGUMENT
+         : packr_caller_call(c, name, args.v, nargs, r.results.v, nresults);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+static inline packr_go_ret packr_go_caller_call_heap(packr_caller *c, const char *name, const packr_val *args, size_t nargs, packr_val *results, size_t nresults) {
+  return packr_go_ret_of(packr_caller_call(c, name, args, nargs, results, nresults));
+}
+
+/* Freeing a host, runtime, module or instance may run a definition's finalizer (Go), so
+ * these are not nocallback either; they take no Go pointers. */
+
+/* ---- Host definitions ---- */
+
+/* The Go trampolines (callback.go). Their prototypes are what cgo writes into
+ * _cgo_export.h for the //export'ed functions. */
+extern packr_status packrGoHostCallback(uintptr_t env, packr_caller *caller, packr_val *args, size_t nargs, packr_val *results, size_t nresults);
+extern void packrGoHostFinalize(uintptr_t env);
+
+/* The callback and finalizer packr calls, with the exact C types of packr.h; env is the
+ * definition's id in the Go registry (callback.go). */
+static inline packr_status packr_go_callback(void *env, packr_caller *caller, const packr_val *args, size_t nargs, packr_val *results, size_t nresults) {
+  return packrGoHostCallback((uintptr_t)env, caller, (packr_val *)args, nargs, results, nresults);
+}
+
+static inline void packr_go_finalizer(void *env) { packrGoHostFinalize((uintptr_t)env); }
+
+static inline packr_status packr_go_host_new(packr_host **out, char **err) {
+  PACKR_GO_SHIM(packr_host_new(out));
+}
+
+static inline packr_status packr_go_host_set_unknown_imports_trap(packr_host *h, bool enabled, char **err) {
+  PACKR_GO_SHIM(packr_host_set_unknown_imports_trap(h, enabled));
+}
+
+/* On failure packr runs the finalizer before returning (the handle is deleted). */
+static inline packr_go_ret packr_go_host_define_func(packr_host *h, const char *module, const char *name, const packr_valkind *params, size_t nparams, const packr_valkind *results, size_t nresults, uintptr_t env) {
+  return packr_go_ret_of(packr_host_define_func(h, module, name, params, nparams, results, nresults, packr_go_callback, (void *)env, packr_go_finalizer));
+}
+
+static inline packr_status packr_go_runtime_new_with_host(const packr_runtime *base, const packr_host *h, packr_runtime **out, char **err) {
+  PACKR_GO_SHIM(packr_runtime_new_with_host(base, h, out));
+}
+
+/* ---- No callback can happen below ---- */
+
+static inline uintptr_t packr_go_caller_data(const packr_caller *c) { return (uintptr_t)packr_caller_data(c); }
+
+static inline packr_status packr_go_caller_set_error(packr_caller *c, const char *message) {
+  return packr_caller_set_error(c, message);
+}
+
+static inline packr_status packr_go_caller_memory_size(packr_caller *c, const char *name, uint64_t *out, char **err) {
+  PACKR_GO_SHIM(packr_caller_memory_size(c, name, out));
+}
+
+static inline packr_status packr_go_caller_memory_read(packr_caller *c, const char *name, uint64_t offset, uint8_t *buf, size_t len, char **err) {
+  PACKR_GO_SHIM(packr_caller_memory_read(c, name, offset, buf, len));
+}
+
+static inline packr_status packr_go_caller_memory_write(packr_caller *c, const char *name, uint64_t offset, const uint8_t *buf, size_t len, char **err) {
+  PACKR_GO_SHIM(packr_caller_memory_write(c, name, offset, buf, len));
+}
+
+static inline packr_status packr_go_caller_memory_data(packr_caller *c, const char *name, uint8_t **data, uint64_t *size, char **err) {
+  PACKR_GO_SHIM(packr_caller_memory_data(c, name, data, size));
 }
 
 static inline packr_status packr_go_instance_func_signature(const packr_instance *in, const char *name, packr_func_signature *out, char **err) {
   PACKR_GO_SHIM(packr_instance_func_signature(in, name, out));
 }
 
-static inline packr_status packr_go_instance_call(packr_instance *in, const char *name, const packr_val *args, size_t nargs, packr_val *results, size_t nresults, char **err) {
-  PACKR_GO_SHIM(packr_instance_call(in, name, args, nargs, results, nresults));
+static inline packr_status packr_go_instance_memory_size(packr_instance *in, const char *name, uint64_t *out, char **err) {
+  PACKR_GO_SHIM(packr_instance_memory_size(in, name, out));
 }
 
-static inline packr_status packr_go_instance_memory_size(packr_instance *in, uint64_t *out, char **err) {
-  PACKR_GO_SHIM(packr_instance_memory_size(in, NULL, out));
+static inline packr_status packr_go_instance_memory_read(packr_instance *in, const char *name, uint64_t offset, uint8_t *buf, size_t len, char **err) {
+  PACKR_GO_SHIM(packr_instance_memory_read(in, name, offset, buf, len));
 }
 
-static inline packr_status packr_go_instance_memory_read(packr_instance *in, uint64_t offset, uint8_t *buf, size_t len, char **err) {
-  PACKR_GO_SHIM(packr_instance_memory_read(in, NULL, offset, buf, len));
+static inline packr_status packr_go_instance_memory_write(packr_instance *in, const char *name, uint64_t offset, const uint8_t *buf, size_t len, char **err) {
+  PACKR_GO_SHIM(packr_instance_memory_write(in, name, offset, buf, len));
 }
 
-static inline packr_status packr_go_instance_memory_write(packr_instance *in, uint64_t offset, const uint8_t *buf, size_t len, char **err) {
-  PACKR_GO_SHIM(packr_instance_memory_write(in, NULL, offset, buf, len));
+static inline packr_status packr_go_instance_global_get(packr_instance *in, const char *name, packr_val *out, char **err) {
+  PACKR_GO_SHIM(packr_instance_global_get(in, name, out));
+}
+
+static inline packr_status packr_go_instance_global_set(packr_instance *in, const char *name, const packr_val *value, char **err) {
+  PACKR_GO_SHIM(packr_instance_global_set(in, name, value));
+}
+
+static inline packr_status packr_go_module_func(const packr_module *m, const char *name, packr_func **out, char **err) {
+  PACKR_GO_SHIM(packr_module_func(m, name, out));
+}
+
+static inline packr_status packr_go_func_signature(const packr_func *f, packr_func_signature *out, char **err) {
+  PACKR_GO_SHIM(packr_func_get_signature(f, out));
+}
+
+static inline packr_status packr_go_caller_func_signature(packr_caller *c, const char *name, packr_func_signature *out, char **err) {
+  PACKR_GO_SHIM(packr_caller_func_signature(c, name, out));
 }
 
 #endif

@@ -6,6 +6,8 @@
 //     wasmtime_linker_instantiate per spawn with the on-demand allocator.
 //   - pooling: the C API's fastest path: one wasmtime_instance_pre_t and the pooling
 //     allocator with the suite's pool limits.
+//   - calls: per-call costs on one live instance of build/guest/calls.wasm (calls.go), with
+//     the nopool engine.
 //
 // The engine has packr's settings (multi-memory, epoch interruption, CoW images). Built
 // against the static library and headers bench/build.sh produces under target/.
@@ -142,12 +144,16 @@ func (h *host) liveNew() any {
 func liveFree(store any) { C.wasmtime_store_delete(store.(*C.wasmtime_store_t)) }
 
 func main() {
-	a := bench.Parse("nopool", "pooling")
+	a := bench.Parse("nopool", "pooling", "calls")
 	wasm, err := os.ReadFile(a.Wasm)
 	if err != nil {
 		bench.Die("capi-go: %v", err)
 	}
 	h := &host{engine: newEngine(a)}
+	if a.Mode == "calls" {
+		runCalls(a, h.engine, wasm)
+		return
+	}
 	t := time.Now()
 	if e := C.wasmtime_module_new(h.engine, (*C.uint8_t)(unsafe.Pointer(&wasm[0])), C.size_t(len(wasm)), &h.module); e != nil {
 		fail("compile", C.bench_message(e, nil))

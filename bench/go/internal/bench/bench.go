@@ -32,6 +32,7 @@ type Args struct {
 	Threads int
 	Live    int
 	Mode    string
+	Quick   bool
 }
 
 // PoolInstances is the pool size for a run: max(Live, Threads) plus headroom.
@@ -61,11 +62,12 @@ func Parse(modes ...string) Args {
 	flag.IntVar(&a.Threads, "threads", runtime.NumCPU(), "goroutines for spawns_per_sec_all")
 	flag.IntVar(&a.Live, "live", 1000, "instances held at once for the RSS figure")
 	flag.StringVar(&a.Mode, "mode", modes[0], strings.Join(modes, "|"))
-	quick := flag.Bool("quick", false, "spawns 300, live 50")
+	quick := flag.Bool("quick", false, "spawns 300, live 50 (calls mode: a tenth of the calls)")
 	flag.Parse()
 	if *quick {
 		a.Spawns, a.Live = 300, 50
 	}
+	a.Quick = *quick
 	if a.Spawns < 1 || a.Threads < 1 || a.Live < 1 || !slices.Contains(modes, a.Mode) || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
@@ -158,4 +160,78 @@ func Measure(system string, a Args, compileMs float64, d Driver) {
 		"\"threads_all\": %d, \"rss_1000_live_mib\": %.3f}\n",
 		system, a.Mode, compileMs, percentile(samples, 50), percentile(samples, 99), a.Spawns, perSec1, perSecAll,
 		a.Threads, rss)
+}
+
+// The calls mode (bench/README.md): per-call costs on one live instance of
+// build/guest/calls.wasm, with the same definitions as bench_common.h.
+const (
+	CallBatches = 5
+	CallWarmup  = 1000
+)
+
+// Calls is what a driver plugs into the calls mode; a nil operation is reported as null.
+// Call and CallFast call add(1, 2) and return the result (checked to be 3); HostLoop and
+// HostLoopFast call host_loop(n) and return the result (checked to be n).
+type Calls struct {
+	Call, CallFast         func() int32
+	HostLoop, HostLoopFast func(n int32) int32
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+func timeCall(call func() int32, batch int) float64 {
+	for range CallWarmup {
+		if call() != 3 {
+			Die("add(1, 2) did not return 3")
+		}
+	}
+	per := make([]float64, CallBatches)
+	for b := range per {
+		t := time.Now()
+		for range batch {
+			if call() != 3 {
+				Die("add(1, 2) did not return 3")
+			}
+		}
+		per[b] = float64(time.Since(t).Nanoseconds()) / float64(batch)
+	}
+	return median(per)
+}
+
+func timeHost(loop func(int32) int32, n int32) float64 {
+	if loop(CallWarmup) != CallWarmup {
+		Die("host_loop returned the wrong count")
+	}
+	per := make([]float64, CallBatches)
+	for b := range per {
+		t := time.Now()
+		if loop(n) != n {
+			Die("host_loop(%d) returned the wrong count", n)
+		}
+		per[b] = float64(time.Since(t).Nanoseconds()) / float64(n)
+	}
+	return median(per)
+}
+
+// MeasureCalls runs the calls mode and prints its JSON line.
+func MeasureCalls(system string, a Args, c Calls, notes string) {
+	batch, n := 200000, int32(1000000)
+	if a.Quick {
+		batch, n = 20000, 100000
+	}
+	field := func(name string, present bool, measure func() float64) string {
+		if !present {
+			return fmt.Sprintf(", %q: null", name)
+		}
+		return fmt.Sprintf(", %q: %.3f", name, measure())
+	}
+	line := fmt.Sprintf("{\"system\": %q, \"mode\": \"calls\"", system)
+	line += field("call_ns", c.Call != nil, func() float64 { return timeCall(c.Call, batch) })
+	line += field("call_fast_ns", c.CallFast != nil, func() float64 { return timeCall(c.CallFast, batch) })
+	line += field("host_call_ns", c.HostLoop != nil, func() float64 { return timeHost(c.HostLoop, n) })
+	line += field("host_call_fast_ns", c.HostLoopFast != nil, func() float64 { return timeHost(c.HostLoopFast, n) })
+	fmt.Printf("%s, \"notes\": %q}\n", line, notes)
 }
