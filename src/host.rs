@@ -9,7 +9,6 @@ use wasmtime::{Caller, Engine, Linker, ValRaw};
 
 use crate::boundary::{arg_mut, guard, guard_value, slice, utf8, BoxHandle, Out};
 use crate::caller::packr_caller;
-use crate::call::with_slots;
 use crate::error::{
     packr_status, status_name, Error, HostFailure, Result, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER, PACKR_ERR_TYPE_MISMATCH,
     PACKR_OK,
@@ -94,34 +93,56 @@ impl HostFunc {
     fn invoke(&self, mut caller: Caller<'_, StoreData>, space: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
         let (params, kinds) = (self.signature.params(), self.signature.results());
         let (np, nr) = (params.len(), kinds.len());
-        with_slots::<packr_val, _>(np + nr, |slots| {
-            for ((slot, kind), raw) in slots.iter_mut().zip(params).zip(space.iter()) {
-                // SAFETY: wasmtime passes the arguments initialised, in the first slots.
-                packr_val::write_to(slot, *kind, packr_val::raw_payload(*kind, unsafe { raw.assume_init_ref() }));
+        if np + nr <= SMALL {
+            let mut slots = [const { MaybeUninit::<packr_val>::uninit() }; SMALL];
+            self.serve(&mut caller, space, &mut slots[..np + nr])
+        } else {
+            self.serve(&mut caller, space, &mut vec![MaybeUninit::uninit(); np + nr])
+        }
+    }
+
+    #[inline]
+    fn serve(
+        &self,
+        caller: &mut Caller<'_, StoreData>,
+        space: &mut [MaybeUninit<ValRaw>],
+        slots: &mut [MaybeUninit<packr_val>],
+    ) -> wasmtime::Result<()> {
+        let (params, kinds) = (self.signature.params(), self.signature.results());
+        let (np, nr) = (params.len(), kinds.len());
+        // One length check up front (wasmtime sizes `space` from the signature), so the
+        // loops below index without checks of their own.
+        let space = &mut space[..np.max(nr)];
+        let slots = &mut slots[..np + nr];
+        for i in 0..np {
+            // SAFETY: wasmtime passes the arguments initialised, in the first slots.
+            packr_val::write_to(&mut slots[i], params[i], packr_val::raw_payload(params[i], unsafe { space[i].assume_init_ref() }));
+        }
+        for i in 0..nr {
+            packr_val::write_to(&mut slots[np + i], kinds[i], packr_val_union { v128: [0; 16] });
+        }
+        // SAFETY: every slot was written just above.
+        let vals = unsafe { &mut *(slots as *mut [MaybeUninit<packr_val>] as *mut [packr_val]) };
+        let (args, results) = vals.split_at_mut(np);
+        let mut ctx = packr_caller::new(caller);
+        // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
+        let status = unsafe { (self.callback)(self.env, &mut ctx, args.as_ptr(), np, results.as_mut_ptr(), nr) };
+        if status != PACKR_OK {
+            let message = ctx.take_error().unwrap_or_else(|| status_name(status).to_string());
+            return Err(self.failure(message));
+        }
+        for i in 0..nr {
+            if let Err(e) = results[i].check(kinds[i], "result", i) {
+                return Err(self.failure(e.message));
             }
-            for (slot, kind) in slots[np..].iter_mut().zip(kinds) {
-                packr_val::write_to(slot, *kind, packr_val_union { v128: [0; 16] });
-            }
-            // SAFETY: every slot was written just above.
-            let vals = unsafe { &mut *(slots as *mut [MaybeUninit<packr_val>] as *mut [packr_val]) };
-            let (args, results) = vals.split_at_mut(np);
-            let mut ctx = packr_caller::new(&mut caller);
-            // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
-            let status = unsafe { (self.callback)(self.env, &mut ctx, args.as_ptr(), np, results.as_mut_ptr(), nr) };
-            if status != PACKR_OK {
-                let message = ctx.take_error().unwrap_or_else(|| status_name(status).to_string());
-                return Err(self.failure(message));
-            }
-            for (i, ((result, kind), raw)) in results.iter().zip(kinds).zip(space.iter_mut()).enumerate() {
-                if let Err(e) = result.check(*kind, "result", i) {
-                    return Err(self.failure(e.message));
-                }
-                raw.write(result.raw());
-            }
-            Ok(())
-        })
+            space[i].write(results[i].raw());
+        }
+        Ok(())
     }
 }
+
+/// Parameters and results up to this many live on the stack during a host call.
+const SMALL: usize = 8;
 
 /// What a runtime copies from a `packr_host` when it is made.
 #[derive(Clone, Default)]
