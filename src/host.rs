@@ -593,4 +593,50 @@ mod tests {
             packr_host_free(host);
         }
     }
+
+    unsafe extern "C" fn sum(
+        _env: *mut c_void,
+        _caller: *mut packr_caller,
+        args: *const packr_val,
+        nargs: usize,
+        results: *mut packr_val,
+        nresults: usize,
+    ) -> packr_status {
+        let args = unsafe { std::slice::from_raw_parts(args, nargs) };
+        let results = unsafe { std::slice::from_raw_parts_mut(results, nresults) };
+        let total: i64 = args.iter().map(|a| unsafe { a.of.i32 } as i64).sum();
+        for (i, r) in results.iter_mut().enumerate() {
+            r.of.i64 = total + i as i64;
+        }
+        PACKR_OK
+    }
+
+    #[test]
+    fn many_parameters_and_results_take_the_heap_path() {
+        let host = new_host();
+        let params = [PACKR_I32; 10];
+        let results = [PACKR_I64; 3];
+        assert_eq!(define(host, c"sum", &params, &results, Some(sum), 0, None), PACKR_OK);
+        let (base, rt) = runtime_with(host);
+        let wat = r#"(module
+            (import "env" "sum" (func $sum (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i64 i64 i64)))
+            (func (export "f") (result i64)
+                (call $sum (i32.const 1) (i32.const 2) (i32.const 3) (i32.const 4) (i32.const 5)
+                           (i32.const 6) (i32.const 7) (i32.const 8) (i32.const 9) (i32.const 10))
+                i64.add i64.add))"#;
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, wat.as_ptr(), wat.len(), &mut module) }, PACKR_OK, "{}", last_error());
+        let mut instance = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_OK);
+        let mut out = [packr_val::zero(99)];
+        assert_eq!(unsafe { packr_instance_call(instance, c"f".as_ptr(), ptr::null(), 0, out.as_mut_ptr(), 1) }, PACKR_OK);
+        assert_eq!((out[0].kind, unsafe { out[0].of.i64 }), (PACKR_I64, 55 * 3 + 3));
+        unsafe {
+            packr_instance_free(instance);
+            packr_module_free(module);
+            packr_runtime_free(rt);
+            packr_runtime_free(base);
+            packr_host_free(host);
+        }
+    }
 }
