@@ -16,8 +16,9 @@ use crate::val::packr_val;
 ///
 /// Made by packr for each host call and valid only until the callback returns; never
 /// stored, freed or used on another thread by the host. While a `packr_caller_call` made
-/// through it runs, a nested callback uses its own caller, never the outer one. Every `packr_caller_*` function
-/// takes it; NULL gives `PACKR_ERR_NULL_POINTER` (or NULL from `packr_caller_data`).
+/// through it runs, a nested callback uses its own caller, never the outer one. Every
+/// `packr_caller_*` function takes it; NULL gives `PACKR_ERR_NULL_POINTER` (or NULL from
+/// `packr_caller_data`).
 ///
 /// When a `packr_caller_*` call fails, its message also becomes the callback's message (as
 /// if by `packr_caller_set_error`, which may still replace it): a callback that returns the

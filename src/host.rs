@@ -193,9 +193,7 @@ impl packr_host {
     }
 
     fn define(&mut self, func: HostFunc) -> Result<()> {
-        // Until `func` is stored, an error drops it, and its finalizer runs: the host's env
-        // is never lost. Check first, so a refused definition does not run the finalizer
-        // twice in the host's eyes (it runs once, now, for the refused definition).
+        // A refused definition is dropped on return, which runs its finalizer once, now.
         if self.defs.find(&func.module, &func.name).is_some() {
             return Err(Error::new(PACKR_ERR_INVALID_ARGUMENT, format!("{} is already defined in this host", func.qualified())));
         }
