@@ -885,6 +885,18 @@ packr_status packr_module_import_get(const struct packr_module *module, size_t i
 packr_status packr_module_func_signature(const struct packr_module *module, const char *export_name, struct packr_func_signature *signature_out);
 
 /**
+ * Describes the global exported as `name`: its value kind in `*kind_out` (which may be one a
+ * `packr_val` cannot carry, a reference) and whether it is mutable in `*mutable_out`, so a
+ * host can build the value for `packr_instance_global_set` without reading the global first.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+ * is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
+ * `PACKR_ERR_TYPE_MISMATCH` if it is not a global. Both outputs are written only on
+ * success. Thread-safe.
+ */
+packr_status packr_module_global_type(const struct packr_module *module, const char *name, packr_valkind *kind_out, bool *mutable_out);
+
+/**
  * Creates an instance config with every option at its default.
  *
  * On success writes it to `*config_out`; the caller owns it and frees it with

@@ -10,6 +10,7 @@ use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_ENGINE_MISMATCH
 use crate::runtime::packr_runtime;
 use crate::store::StoreData;
 use crate::types::{extern_kind, packr_externkind, packr_func_signature, Exports, Name};
+use crate::val::packr_valkind;
 
 /// One export of a module, as `packr_module_export_get` describes it.
 ///
@@ -306,6 +307,32 @@ pub unsafe extern "C" fn packr_module_func_signature(
     })
 }
 
+/// Describes the global exported as `name`: its value kind in `*kind_out` (which may be one a
+/// `packr_val` cannot carry, a reference) and whether it is mutable in `*mutable_out`, so a
+/// host can build the value for `packr_instance_global_set` without reading the global first.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name
+/// is not UTF-8; `PACKR_ERR_NOT_FOUND` if there is no such export;
+/// `PACKR_ERR_TYPE_MISMATCH` if it is not a global. Both outputs are written only on
+/// success. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_module_global_type(
+    module: *const packr_module,
+    name: *const c_char,
+    kind_out: *mut packr_valkind,
+    mutable_out: *mut bool,
+) -> packr_status {
+    guard(|| {
+        let module = unsafe { arg(module, "module") }?;
+        let name = unsafe { utf8(name, "name") }?;
+        let (kind, mutable) = (Out::new(kind_out, "kind_out")?, Out::new(mutable_out, "mutable_out")?);
+        let (k, m) = module.compiled.exports.get(name)?.global()?;
+        kind.write(k);
+        mutable.write(m);
+        Ok(())
+    })
+}
+
 fn out_of_range(what: &str, index: usize, count: usize) -> Error {
     Error::new(PACKR_ERR_OUT_OF_BOUNDS, format!("{what} index {index} is out of range: the module has {count}"))
 }
@@ -442,6 +469,12 @@ mod tests {
         assert_eq!((params, results), (&[PACKR_I32, PACKR_I64][..], &[PACKR_I64][..]));
         assert_eq!(unsafe { packr_module_func_signature(module, c"vec".as_ptr(), &mut sig) }, PACKR_OK);
         assert_eq!(unsafe { *sig.params }, PACKR_V128);
+        let (mut kind, mut mutable) = (99, true);
+        assert_eq!(unsafe { packr_module_global_type(module, c"g".as_ptr(), &mut kind, &mut mutable) }, PACKR_OK);
+        assert_eq!((kind, mutable), (PACKR_I32, false));
+        assert_eq!(unsafe { packr_module_global_type(module, c"add".as_ptr(), &mut kind, &mut mutable) }, PACKR_ERR_TYPE_MISMATCH);
+        assert_eq!(last_error(), "export `add` is a function, not a global");
+        assert_eq!(unsafe { packr_module_global_type(module, c"g".as_ptr(), ptr::null_mut(), &mut mutable) }, PACKR_ERR_NULL_POINTER);
         assert_eq!(unsafe { packr_module_func_signature(module, c"g".as_ptr(), &mut sig) }, PACKR_ERR_TYPE_MISMATCH);
         assert_eq!(last_error(), "export `g` is a global, not a function");
         assert_eq!(unsafe { packr_module_func_signature(module, c"nope".as_ptr(), &mut sig) }, PACKR_ERR_NOT_FOUND);

@@ -144,6 +144,7 @@ _SIGNATURES = {
     "packr_module_import_count": (status, [ModuleP, POINTER(c_size_t)]),
     "packr_module_import_get": (status, [ModuleP, c_size_t, POINTER(ImportDesc)]),
     "packr_module_func_signature": (status, [ModuleP, c_char_p, POINTER(FuncSignature)]),
+    "packr_module_global_type": (status, [ModuleP, c_char_p, POINTER(valkind), POINTER(c_bool)]),
     "packr_module_instantiate": (status, [ModuleP, POINTER(InstanceP)]),
     "packr_instance_call": (status, [InstanceP, c_char_p, ValP, c_size_t, ValP, c_size_t]),
     "packr_instance_memory_size": (status, [InstanceP, c_char_p, POINTER(c_uint64)]),

@@ -38,15 +38,6 @@ class _State:
         """The instance is gone (or was never made): no callback can reach this state any more."""
         _states.pop(self.key, None)
 
-    def signature(self, name: str) -> "_Signature":
-        found = self.signatures.get(name)
-        if found is not None:
-            return found
-        instance = self.instance() if self.instance is not None else None
-        if instance is not None:
-            return cached_signature(instance, _ffi.lib().packr_instance_func_signature, name)
-        return cached_signature(self.module, _ffi.lib().packr_module_func_signature, name)
-
 
 # Every live instance's state by its host data pointer, the key packr hands back from
 # packr_caller_data and packr_instance_data. (ctypes cannot turn a borrowed pointer back into
@@ -288,9 +279,9 @@ class Instance(_Handle):
         """Sets the exported mutable global `name` to `value`, converted as for a call.
 
         `kind` ("i32" ... "v128") says what `value` is; by default it is the global's own
-        kind, read from the global first (packr has no query for a global's type, so this
-        costs one more call; pass `kind` to skip it). TypeMismatchError if the global is
-        immutable or of another kind; NotFoundError if there is none.
+        kind, read from the global first (one more call; pass `kind` to skip it).
+        TypeMismatchError if the global is immutable or of another kind; NotFoundError if
+        there is none.
         """
         if kind is None:
             number = self._global(name).kind
