@@ -235,7 +235,7 @@ func (c *Caller) callValues(s *instState, cname []byte, args, results []Value) e
 		r := C.packr_go_caller_call4(c.ptr, name, a, n, nr)
 		st, msg = r.st, r.err
 		if st == C.PACKR_OK && nr == 1 {
-			tidied(results, values(&r.result, 1))
+			copy(results, values(&r.result, 1))
 		}
 	case n <= smallVals && nr <= smallVals:
 		var a C.packr_go_vals8
@@ -243,7 +243,7 @@ func (c *Caller) callValues(s *instState, cname []byte, args, results []Value) e
 		r := C.packr_go_caller_call8(c.ptr, name, a, n, nr)
 		st, msg = r.st, r.err
 		if st == C.PACKR_OK {
-			tidied(results, values(&r.results.v[0], smallVals))
+			copy(results, values(&r.results.v[0], smallVals))
 		}
 	default:
 		a, res := append([]Value(nil), args...), make([]Value, nr)
@@ -257,7 +257,7 @@ func (c *Caller) callValues(s *instState, cname []byte, args, results []Value) e
 		r := C.packr_go_caller_call_heap(c.ptr, name, ap, n, rp, nr)
 		st, msg = r.st, r.err
 		if st == C.PACKR_OK {
-			tidied(results, res)
+			copy(results, res)
 		}
 	}
 	if st == C.PACKR_OK {

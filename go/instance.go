@@ -244,16 +244,13 @@ func (i *Instance) callValues(cname []byte, f *C.packr_func, args, results []Val
 			rp = cval(&results[0])
 		}
 		st = C.packr_go_call_nc(i.ptr, f, name, ap, n, rp, nr, &msg)
-		if st == C.PACKR_OK {
-			tidied(results, results)
-		}
 	case n <= 4 && nr <= 1:
 		var a C.packr_go_vals4
 		copy(values(&a.v[0], 4), args)
 		r := C.packr_go_call4(i.ptr, f, name, a, n, nr)
 		st, msg = r.st, r.err
 		if st == C.PACKR_OK && nr == 1 {
-			tidied(results, values(&r.result, 1))
+			copy(results, values(&r.result, 1))
 		}
 	case n <= smallVals && nr <= smallVals:
 		var a C.packr_go_vals8
@@ -261,7 +258,7 @@ func (i *Instance) callValues(cname []byte, f *C.packr_func, args, results []Val
 		r := C.packr_go_call8(i.ptr, f, name, a, n, nr)
 		st, msg = r.st, r.err
 		if st == C.PACKR_OK {
-			tidied(results, values(&r.results.v[0], smallVals))
+			copy(results, values(&r.results.v[0], smallVals))
 		}
 	default: // copies on the heap, which does not move
 		a, res := append([]Value(nil), args...), make([]Value, nr)
@@ -275,7 +272,7 @@ func (i *Instance) callValues(cname []byte, f *C.packr_func, args, results []Val
 		r := C.packr_go_call_heap(i.ptr, f, name, ap, n, rp, nr)
 		st, msg = r.st, r.err
 		if st == C.PACKR_OK {
-			tidied(results, res)
+			copy(results, res)
 		}
 	}
 	runtime.KeepAlive(i)
@@ -416,7 +413,6 @@ func (i *Instance) GetGlobal(name string) (Value, error) {
 	if err := check(st, msg); err != nil {
 		return Value{}, err
 	}
-	v.tidy()
 	return v, nil
 }
 

@@ -97,26 +97,6 @@ func ValueF64(x float64) Value { return valueOf(x) }
 // ValueV128 returns the v128 value x.
 func ValueV128(x Vec128) Value { return valueOf(x) }
 
-// tidy zeroes the payload bytes v's kind does not use (packr leaves them unspecified), so
-// Values copied out of packr compare with == by kind and bits.
-func (v *Value) tidy() {
-	switch v.kind {
-	case I32, F32:
-		v.of[0] &= 0xffffffff
-		v.of[1] = 0
-	case I64, F64:
-		v.of[1] = 0
-	}
-}
-
-// tidied copies src (packr's values) into dst, tidied.
-func tidied(dst, src []Value) {
-	for k := range dst {
-		dst[k] = src[k]
-		dst[k].tidy()
-	}
-}
-
 // Kind is v's kind.
 func (v Value) Kind() ValKind { return v.kind }
 
