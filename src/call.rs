@@ -15,7 +15,7 @@ const INLINE_VALS: usize = 16;
 
 /// Runs `body` on `n` uninitialised slots: on the stack when few, on the heap otherwise.
 #[inline]
-pub(crate) fn with_slots<T: Copy, R>(n: usize, body: impl FnOnce(&mut [MaybeUninit<T>]) -> R) -> R {
+fn with_slots<T: Copy, R>(n: usize, body: impl FnOnce(&mut [MaybeUninit<T>]) -> R) -> R {
     if n <= INLINE_VALS {
         let mut inline = [const { MaybeUninit::<T>::uninit() }; INLINE_VALS];
         body(&mut inline[..n])

@@ -91,13 +91,12 @@ impl HostFunc {
     /// Serves one call from wasm: raw values to `packr_val`s, the host's callback, and back.
     #[inline]
     fn invoke(&self, mut caller: Caller<'_, StoreData>, space: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
-        let (params, kinds) = (self.signature.params(), self.signature.results());
-        let (np, nr) = (params.len(), kinds.len());
-        if np + nr <= SMALL {
+        let n = self.signature.params().len() + self.signature.results().len();
+        if n <= SMALL {
             let mut slots = [const { MaybeUninit::<packr_val>::uninit() }; SMALL];
-            self.serve(&mut caller, space, &mut slots[..np + nr])
+            self.serve(&mut caller, space, &mut slots[..n])
         } else {
-            self.serve(&mut caller, space, &mut vec![MaybeUninit::uninit(); np + nr])
+            self.serve(&mut caller, space, &mut vec![MaybeUninit::uninit(); n])
         }
     }
 
