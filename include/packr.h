@@ -92,10 +92,11 @@ typedef struct packr_host packr_host;
 typedef struct packr_instance packr_instance;
 
 /**
- * Options for `packr_module_instantiate_with`. None are defined yet: an empty config gives
- * what `packr_module_instantiate` gives. Later capabilities (WASI arguments and output,
- * deadlines, fuel, memory limits) add their per-instance settings here, each with a
- * default that keeps today's behaviour.
+ * Options for `packr_module_instantiate_with`; an empty config gives what
+ * `packr_module_instantiate` gives. The WASI options take effect in runtimes whose host
+ * serves WASI (`packr_host_define_wasi`); instantiating with WASI options in another
+ * runtime fails with `PACKR_ERR_INVALID_ARGUMENT`, so a forgotten `packr_host_define_wasi`
+ * never goes unnoticed.
  *
  * Underneath it is a `Box` the host owns. An instance copies what it needs when it is
  * made, so a config may be reused for any number of instantiations and freed afterwards.
@@ -131,6 +132,19 @@ typedef struct packr_module packr_module;
  * Thread rules: a runtime may be used by any number of threads at once.
  */
 typedef struct packr_runtime packr_runtime;
+
+/**
+ * Bytes packr allocated for the host, such as a pack call's output or captured WASI output.
+ *
+ * `data` points to `len` bytes; it is NULL when `len` is 0. The host owns the buffer once a
+ * call has written it and frees it with `packr_bytes_free`, on any thread, in any order
+ * relative to other handles. A `packr_bytes` the host fills in itself must never be passed
+ * to `packr_bytes_free`.
+ */
+typedef struct packr_bytes {
+  uint8_t *data;
+  size_t len;
+} packr_bytes;
 
 /**
  * The result of a packr call: `PACKR_OK` (0) on success, one of the `PACKR_ERR_*` numbers
@@ -207,6 +221,22 @@ typedef packr_status (*packr_host_callback)(void *env, struct packr_caller *call
 typedef void (*packr_finalizer)(void *env);
 
 /**
+ * A pack-convention host function's implementation (see `packr_host_define_bytes`), called
+ * each time a guest calls the import it serves.
+ *
+ * `input` holds `input_len` bytes, a copy of the guest's input that is valid until the
+ * callback returns (NULL when `input_len` is 0). To return bytes to the guest, call
+ * `packr_caller_return_bytes` before returning `PACKR_OK`; returning without it gives the
+ * guest an empty result.
+ *
+ * Return `PACKR_OK` for success; `PACKR_ERR_GUEST` to have the import return -1 to the
+ * guest (an error the guest handles; nothing is returned with it); any other status makes
+ * the guest trap and the call that entered wasm fail with `PACKR_ERR_HOST`, as for
+ * `packr_host_callback`. The thread rules are `packr_host_callback`'s.
+ */
+typedef packr_status (*packr_bytes_callback)(void *env, struct packr_caller *caller, const uint8_t *input, size_t input_len);
+
+/**
  * The parameter and result kinds of a function. The arrays belong to whatever handle
  * described it (a module, an instance or a func) and stay valid while that handle lives. A
  * kind may be one a `packr_val` cannot carry (references); calling such a function fails
@@ -250,6 +280,12 @@ typedef struct packr_import_desc {
   size_t name_len;
   packr_externkind kind;
 } packr_import_desc;
+
+/**
+ * Where a WASI instance's standard output or error goes: `PACKR_WASI_INHERIT`,
+ * `PACKR_WASI_DISCARD` or `PACKR_WASI_CAPTURE`.
+ */
+typedef uint32_t packr_wasi_output;
 
 /**
  * Success.
@@ -342,6 +378,20 @@ typedef struct packr_import_desc {
 #define PACKR_ERR_HOST 15
 
 /**
+ * The guest called WASI's `proc_exit` outside `packr_instance_run` (which reports it as
+ * an exit code instead). The message is `the guest exited with code N`;
+ * `packr_instance_exit_code` returns N.
+ */
+#define PACKR_ERR_EXIT 16
+
+/**
+ * A pack call's guest returned an error (-1): the message is the guest's own, after
+ * `the guest's EXPORT failed: `. Also a guest that broke the pack convention (an unknown
+ * return code, a failed `__pack_alloc`); the message says which.
+ */
+#define PACKR_ERR_GUEST 17
+
+/**
  * A 32-bit integer (`packr_val.of.i32`).
  */
 #define PACKR_I32 0
@@ -407,6 +457,24 @@ typedef struct packr_import_desc {
  */
 #define PACKR_EXTERN_TAG 4
 
+/**
+ * The host process's own stream (the default).
+ */
+#define PACKR_WASI_INHERIT 0
+
+/**
+ * Nowhere: writes succeed and the bytes are dropped.
+ */
+#define PACKR_WASI_DISCARD 1
+
+/**
+ * A buffer in the instance, read with `packr_instance_wasi_output`. It holds at most the
+ * capture limit (`packr_instance_config_set_wasi_capture_limit`, 1 MiB by default); bytes
+ * written while it is full are dropped, newest first, and counted
+ * (`packr_instance_wasi_dropped`). The guest's writes succeed either way.
+ */
+#define PACKR_WASI_CAPTURE 2
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -438,6 +506,14 @@ const char *packr_last_error(void);
  * Thread-safe.
  */
 const char *packr_status_name(int32_t status);
+
+/**
+ * Frees the buffer `bytes` describes and sets it to `{NULL, 0}`, so freeing it twice is
+ * harmless. NULL `bytes`, or a `bytes` whose `data` is NULL, is a no-op.
+ *
+ * Only for buffers packr wrote; see `packr_bytes`.
+ */
+void packr_bytes_free(struct packr_bytes *bytes);
 
 /**
  * Creates a config with the default settings (see `packr_config`).
@@ -617,6 +693,31 @@ void packr_host_free(struct packr_host *host);
 packr_status packr_host_define_func(struct packr_host *host, const char *module, const char *name, const packr_valkind *params, size_t nparams, const packr_valkind *results, size_t nresults, packr_host_callback callback, void *env, packr_finalizer finalizer);
 
 /**
+ * Defines the function `module`::`name` in upstream packr's pack convention: the import's
+ * type is `(in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32`, and `callback` sees
+ * the input as bytes and returns its result as bytes (see `packr_bytes_callback`). packr
+ * copies the input out of the guest's `memory` export, and gives a result to the guest in
+ * a block from its `__pack_alloc`, returning 1 so the guest frees it; an empty result
+ * returns 0 with a NULL, 0-length result. A pointer or slot outside the guest's memory
+ * makes the guest trap with `PACKR_ERR_HOST` naming it.
+ *
+ * Ownership of `env` and `finalizer`, and the statuses, are those of
+ * `packr_host_define_func`. Thread rules: see `packr_host`.
+ */
+packr_status packr_host_define_bytes(struct packr_host *host, const char *module, const char *name, packr_bytes_callback callback, void *env, packr_finalizer finalizer);
+
+/**
+ * Makes runtimes made from `host` after this call serve WASI preview 1
+ * (`wasi_snapshot_preview1`, and its older name `wasi_unstable`) to their instances, each
+ * with a WASI context of its own made from its instance config (see
+ * `packr_instance_config_set_wasi_args` and the functions after it). Functions the host
+ * defines itself under those module names replace WASI's. Calling it again is a no-op.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_host`.
+ */
+packr_status packr_host_define_wasi(struct packr_host *host);
+
+/**
  * Chooses what runtimes made from `host` do with function imports nobody defined: with
  * `enabled`, each is satisfied by a function that traps when called (`PACKR_ERR_TRAP`), so
  * a module importing more than the host serves still instantiates; by default such imports
@@ -712,6 +813,23 @@ packr_status packr_caller_func_signature(struct packr_caller *caller, const char
  * is not UTF-8.
  */
 packr_status packr_caller_set_error(struct packr_caller *caller, const char *message);
+
+/**
+ * Returns `bytes[0..len]` to the guest as the result of the pack-convention host function
+ * being served (see `packr_host_define_bytes`): packr copies them at once into a block from
+ * the guest's `__pack_alloc`, which the guest frees. At most once per callback. `bytes` may
+ * be NULL when `len` is 0 (an empty result, which allocates nothing).
+ *
+ * Only for callbacks of `packr_host_define_bytes`; in others the block would never reach
+ * the guest, so it is refused.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the
+ * callback already returned bytes or `len` does not fit the guest; `PACKR_ERR_NOT_FOUND`
+ * or `PACKR_ERR_TYPE_MISMATCH` if the guest lacks a proper `__pack_alloc`;
+ * `PACKR_ERR_GUEST` if `__pack_alloc` returned 0; `PACKR_ERR_OUT_OF_BOUNDS` if it returned
+ * a block outside the guest's memory; the statuses of a call if it trapped.
+ */
+packr_status packr_caller_return_bytes(struct packr_caller *caller, const uint8_t *bytes, size_t len);
 
 /**
  * Creates a runtime with default settings and its own engine.
@@ -914,6 +1032,75 @@ packr_status packr_instance_config_new(struct packr_instance_config **config_out
 void packr_instance_config_free(struct packr_instance_config *config);
 
 /**
+ * Sets the WASI program's arguments to the `argc` UTF-8 strings of `argv`, replacing any
+ * set before; `argv[0]` is, by convention, the program's name. The default is none. The
+ * strings are copied; `argv` may be NULL when `argc` is 0.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` (naming the NULL element);
+ * `PACKR_ERR_INVALID_ARGUMENT` if one is not UTF-8. Thread rules: see
+ * `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_wasi_args(struct packr_instance_config *config, const char *const *argv, size_t argc);
+
+/**
+ * Sets the WASI program's environment to `count` variables, `names[i]`=`values[i]`,
+ * replacing any set before. The default is an empty environment (the host's own is never
+ * passed on by itself). The strings are copied; the arrays may be NULL when `count` is 0.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if a string is
+ * not UTF-8. Thread rules: see `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_wasi_env(struct packr_instance_config *config, const char *const *names, const char *const *values, size_t count);
+
+/**
+ * Sets what the WASI program reads from stdin: a copy of `bytes[0..len]`, then end of
+ * file. The default is empty. `bytes` may be NULL when `len` is 0. Each instance reads its
+ * own copy from the start.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_wasi_stdin(struct packr_instance_config *config, const uint8_t *bytes, size_t len);
+
+/**
+ * Sets where the WASI program's stdout goes (see `packr_wasi_output`); the default is
+ * `PACKR_WASI_INHERIT`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` for an unknown
+ * mode. Thread rules: see `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_wasi_stdout(struct packr_instance_config *config, packr_wasi_output mode);
+
+/**
+ * Sets where the WASI program's stderr goes, as `packr_instance_config_set_wasi_stdout`
+ * does for stdout.
+ */
+packr_status packr_instance_config_set_wasi_stderr(struct packr_instance_config *config, packr_wasi_output mode);
+
+/**
+ * Sets how many bytes each captured stream holds before it drops what comes after (until
+ * the host takes them out with `packr_instance_wasi_output`); 1 MiB by default. 0 keeps
+ * nothing and counts everything as dropped.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_wasi_capture_limit(struct packr_instance_config *config, size_t bytes);
+
+/**
+ * Gives the WASI program the host directory `host_path` as `guest_path` (for example
+ * `"/data"`), read-only unless `writable`. Added to any preopens set before. The guest
+ * reaches nothing outside it: `..` and absolute paths elsewhere are refused by WASI.
+ *
+ * `host_path` is checked now: it must be an existing directory. It is opened afresh for
+ * each instance, so one removed later fails that instantiation with
+ * `PACKR_ERR_INSTANTIATE` naming it.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if a path is
+ * not UTF-8 or `host_path` is not a directory; `PACKR_ERR_NOT_FOUND` if it does not exist
+ * (the message names it). Thread rules: see `packr_instance_config`.
+ */
+packr_status packr_instance_config_wasi_preopen_dir(struct packr_instance_config *config, const char *host_path, const char *guest_path, bool writable);
+
+/**
  * Creates a fresh instance of `module` in the runtime the module is bound to: its own
  * store, memories and globals, with the module's imports resolved against that runtime's
  * host definitions. Runs the module's start function, if any. The same as
@@ -1046,6 +1233,79 @@ packr_status packr_instance_global_set(struct packr_instance *instance, const ch
 packr_status packr_instance_func_signature(const struct packr_instance *instance, const char *export_name, struct packr_func_signature *signature_out);
 
 /**
+ * Calls the export `export_name` in upstream packr's pack convention: copies
+ * `input[0..input_len]` into the guest (into a block from its `__pack_alloc`, which also
+ * holds the two result slots), calls the export, copies its output out and frees both
+ * blocks with `__pack_free`. The guest must export `memory`, `__pack_alloc(i32) -> i32`
+ * and `__pack_free(i32, i32)`, and the export must have the type
+ * `(in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32`. `input` may be NULL when
+ * `input_len` is 0.
+ *
+ * On success writes the output to `*output_out` (`{NULL, 0}` when empty); the caller owns
+ * it and frees it with `packr_bytes_free`. For calls on a hot path, resolve the export
+ * once with `packr_module_func` and use `packr_instance_call_func_bytes`.
+ *
+ * Every pointer and length the guest returns is checked against its memory before a byte
+ * is read; a guest that lies gets an error, never a read outside it.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name is
+ * not UTF-8 or the input does not fit a 32-bit guest; `PACKR_ERR_NOT_FOUND` if there is no
+ * such export or the module lacks `memory`, `__pack_alloc` or `__pack_free`;
+ * `PACKR_ERR_TYPE_MISMATCH` if one of them has another type (the message shows both);
+ * `PACKR_ERR_GUEST` if the guest returned an error (its message follows
+ * `the guest's EXPORT failed: `), returned a code other than 0 or -1, or could not
+ * allocate; `PACKR_ERR_OUT_OF_BOUNDS` if the guest pointed outside its memory; and the
+ * statuses of `packr_instance_call` for traps, host failures, exits and `PACKR_ERR_BUSY`.
+ *
+ * Thread rules: see `packr_instance`.
+ */
+packr_status packr_instance_call_bytes(struct packr_instance *instance, const char *export_name, const uint8_t *input, size_t input_len, struct packr_bytes *output_out);
+
+/**
+ * Runs the WASI command module's `_start` and writes its exit code to `*exit_code_out`: 0
+ * when `_start` returns, `n` when the guest calls `proc_exit(n)`; both are `PACKR_OK`.
+ * Arguments, environment, streams and directories come from the instance config. Works
+ * without WASI as well, for any module exporting a `_start` of no parameters and results.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_NOT_FOUND` if the module
+ * exports no `_start`; `PACKR_ERR_TYPE_MISMATCH` if it has parameters or results; and the
+ * statuses of `packr_instance_call` for traps, host failures and `PACKR_ERR_BUSY`.
+ *
+ * Thread rules: see `packr_instance`.
+ */
+packr_status packr_instance_run(struct packr_instance *instance, int32_t *exit_code_out);
+
+/**
+ * Writes the code the guest last passed to WASI's `proc_exit` to `*exit_code_out`: after a
+ * call failed with `PACKR_ERR_EXIT`, or after `packr_instance_run` reported it.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_NOT_FOUND` if the guest has not
+ * exited. Does not touch the store: callable at any time.
+ */
+packr_status packr_instance_exit_code(const struct packr_instance *instance, int32_t *exit_code_out);
+
+/**
+ * Takes out what the captured stdout (`fd` 1) or stderr (`fd` 2) of the instance holds so
+ * far: the next call returns only what was written after this one. On success writes the
+ * bytes to `*output_out` (`{NULL, 0}` when there are none); the caller owns them and frees
+ * them with `packr_bytes_free`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if `fd` is not
+ * 1 or 2, or that stream is not captured (`PACKR_WASI_CAPTURE`). Does not touch the store:
+ * callable at any time, also from another thread while a call runs.
+ */
+packr_status packr_instance_wasi_output(const struct packr_instance *instance, int32_t fd, struct packr_bytes *output_out);
+
+/**
+ * Writes to `*dropped_out` how many bytes the captured stdout (`fd` 1) or stderr (`fd` 2)
+ * has dropped since the instance was made, because the guest wrote them while the capture
+ * held its limit (see `PACKR_WASI_CAPTURE`). 0 means the host has seen every byte.
+ *
+ * Returns the statuses of `packr_instance_wasi_output`. Callable at any time.
+ */
+packr_status packr_instance_wasi_dropped(const struct packr_instance *instance, int32_t fd, uint64_t *dropped_out);
+
+/**
  * Frees an instance and its store, memories and globals.
  *
  * NULL is a no-op. Must not be called twice, nor while a call on the instance is in
@@ -1095,6 +1355,17 @@ void packr_func_free(struct packr_func *func);
  * Thread rules: see `packr_instance`; `func` may be used by other threads meanwhile.
  */
 packr_status packr_instance_call_func(struct packr_instance *instance, const struct packr_func *func, const struct packr_val *args, size_t nargs, struct packr_val *results, size_t nresults);
+
+/**
+ * Makes a pack call of `func` on `instance`: `packr_instance_call_bytes` without the name
+ * lookup, with the same input, output, rules and statuses.
+ *
+ * Returns, besides `packr_instance_call_bytes`'s statuses, `PACKR_ERR_INVALID_ARGUMENT` if
+ * `func` was resolved on other compiled code than `instance`'s.
+ *
+ * Thread rules: see `packr_instance`; `func` may be used by other threads meanwhile.
+ */
+packr_status packr_instance_call_func_bytes(struct packr_instance *instance, const struct packr_func *func, const uint8_t *input, size_t input_len, struct packr_bytes *output_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,8 +6,9 @@ use wasmtime::{Caller, Extern, Memory};
 
 use crate::boundary::{arg_mut, guard, guard_value, slice, slice_mut, utf8, Out};
 use crate::call::call_checked_raw;
-use crate::error::{packr_status, Error, Result, PACKR_ERR_NOT_FOUND};
+use crate::error::{packr_status, Error, Result, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NOT_FOUND};
 use crate::memory;
+use crate::pack;
 use crate::store::StoreData;
 use crate::types::{packr_func_signature, Exports};
 use crate::val::packr_val;
@@ -28,11 +29,24 @@ pub struct packr_caller {
     caller: *mut Caller<'static, StoreData>,
     /// The message `packr_caller_set_error` left for a failing callback.
     error: Option<String>,
+    /// Whether the callback serves a pack-convention import (`packr_host_define_bytes`).
+    serves_bytes: bool,
+    /// What such a callback gave its guest with `packr_caller_return_bytes`.
+    returned: Option<pack::Returned>,
 }
 
 impl packr_caller {
     pub(crate) fn new(caller: &mut Caller<'_, StoreData>) -> Self {
-        packr_caller { caller: (caller as *mut Caller<'_, StoreData>).cast(), error: None }
+        packr_caller { caller: (caller as *mut Caller<'_, StoreData>).cast(), error: None, serves_bytes: false, returned: None }
+    }
+
+    /// The caller of a pack-convention callback.
+    pub(crate) fn serving_bytes(caller: &mut Caller<'_, StoreData>) -> Self {
+        packr_caller { serves_bytes: true, ..packr_caller::new(caller) }
+    }
+
+    pub(crate) fn take_returned(&mut self) -> pack::Returned {
+        self.returned.take().unwrap_or_default()
     }
 
     pub(crate) fn take_error(&mut self) -> Option<String> {
@@ -256,3 +270,34 @@ pub unsafe extern "C" fn packr_caller_set_error(caller: *mut packr_caller, messa
     })
 }
 
+
+/// Returns `bytes[0..len]` to the guest as the result of the pack-convention host function
+/// being served (see `packr_host_define_bytes`): packr copies them at once into a block from
+/// the guest's `__pack_alloc`, which the guest frees. At most once per callback. `bytes` may
+/// be NULL when `len` is 0 (an empty result, which allocates nothing).
+///
+/// Only for callbacks of `packr_host_define_bytes`; in others the block would never reach
+/// the guest, so it is refused.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the
+/// callback already returned bytes or `len` does not fit the guest; `PACKR_ERR_NOT_FOUND`
+/// or `PACKR_ERR_TYPE_MISMATCH` if the guest lacks a proper `__pack_alloc`;
+/// `PACKR_ERR_GUEST` if `__pack_alloc` returned 0; `PACKR_ERR_OUT_OF_BOUNDS` if it returned
+/// a block outside the guest's memory; the statuses of a call if it trapped.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_caller_return_bytes(caller: *mut packr_caller, bytes: *const u8, len: usize) -> packr_status {
+    with_caller(caller, |caller| {
+        let bytes = unsafe { slice(bytes, len, "bytes") }?;
+        if !caller.serves_bytes {
+            return Err(Error::new(
+                PACKR_ERR_INVALID_ARGUMENT,
+                "packr_caller_return_bytes is for callbacks of packr_host_define_bytes; this callback returns values",
+            ));
+        }
+        if caller.returned.is_some() {
+            return Err(Error::new(PACKR_ERR_INVALID_ARGUMENT, "the callback already returned its bytes"));
+        }
+        caller.returned = Some(pack::give(caller.wasmtime(), bytes)?);
+        Ok(())
+    })
+}

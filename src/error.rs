@@ -60,6 +60,14 @@ pub const PACKR_ERR_RESOURCE: packr_status = 14;
 /// `packr_caller_set_error`), or the status name it returned; a wasm backtrace may follow on
 /// the next lines. The instance stays usable.
 pub const PACKR_ERR_HOST: packr_status = 15;
+/// The guest called WASI's `proc_exit` outside `packr_instance_run` (which reports it as
+/// an exit code instead). The message is `the guest exited with code N`;
+/// `packr_instance_exit_code` returns N.
+pub const PACKR_ERR_EXIT: packr_status = 16;
+/// A pack call's guest returned an error (-1): the message is the guest's own, after
+/// `the guest's EXPORT failed: `. Also a guest that broke the pack convention (an unknown
+/// return code, a failed `__pack_alloc`); the message says which.
+pub const PACKR_ERR_GUEST: packr_status = 17;
 
 /// Every status with its name, in number order. The single source for `packr_status_name`.
 const NAMES: &[(packr_status, &CStr)] = &[
@@ -79,6 +87,8 @@ const NAMES: &[(packr_status, &CStr)] = &[
     (PACKR_ERR_POOL_EXHAUSTED, c"PACKR_ERR_POOL_EXHAUSTED"),
     (PACKR_ERR_RESOURCE, c"PACKR_ERR_RESOURCE"),
     (PACKR_ERR_HOST, c"PACKR_ERR_HOST"),
+    (PACKR_ERR_EXIT, c"PACKR_ERR_EXIT"),
+    (PACKR_ERR_GUEST, c"PACKR_ERR_GUEST"),
 ];
 
 fn status_cname(status: i32) -> &'static CStr {
@@ -118,13 +128,15 @@ pub extern "C" fn packr_status_name(status: i32) -> *const c_char {
 pub struct Error {
     pub status: packr_status,
     pub message: String,
+    /// The code a guest passed to `proc_exit`, with `PACKR_ERR_EXIT`.
+    pub exit_code: Option<i32>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(status: packr_status, message: impl Into<String>) -> Self {
-        Error { status, message: message.into() }
+        Error { status, message: message.into(), exit_code: None }
     }
 
     /// The status and message of a wasmtime error met during `phase`. The one place that
@@ -173,6 +185,11 @@ impl std::error::Error for HostFailure {}
 /// (`wasm trap: integer divide by zero`, `host function env::f failed: ...`) and the wasm
 /// backtrace, when there is one, on the lines after it.
 fn execution_error(err: &wasmtime::Error) -> Error {
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        let mut error = Error::new(PACKR_ERR_EXIT, format!("the guest exited with code {}", exit.0));
+        error.exit_code = Some(exit.0);
+        return error;
+    }
     let (status, mut message) = match (err.downcast_ref::<HostFailure>(), err.downcast_ref::<wasmtime::Trap>()) {
         (Some(host), _) => (PACKR_ERR_HOST, host.to_string()),
         (None, Some(trap)) => (PACKR_ERR_TRAP, trap.to_string()),
@@ -189,7 +206,10 @@ fn execution_error(err: &wasmtime::Error) -> Error {
 }
 
 fn instantiation_error(err: &wasmtime::Error) -> Error {
-    if err.downcast_ref::<wasmtime::Trap>().is_some() || err.downcast_ref::<HostFailure>().is_some() {
+    if err.downcast_ref::<wasmtime::Trap>().is_some()
+        || err.downcast_ref::<HostFailure>().is_some()
+        || err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
+    {
         return execution_error(err);
     }
     if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {

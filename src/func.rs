@@ -5,6 +5,7 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use crate::boundary::{arg, guard, guard_value, slice, slice_mut, utf8, BoxHandle, Out};
+use crate::bytes::packr_bytes;
 use crate::error::{packr_status, Error, Result, PACKR_ERR_INVALID_ARGUMENT};
 use crate::instance::packr_instance;
 use crate::module::{packr_module, Compiled};
@@ -41,6 +42,12 @@ impl packr_func {
 
     #[inline]
     fn call(&self, instance: &packr_instance, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
+        self.check_instance(instance)?;
+        instance.call_export(self.position, args, results)
+    }
+
+    #[inline]
+    fn check_instance(&self, instance: &packr_instance) -> Result<()> {
         if !Arc::ptr_eq(&self.compiled, &instance.module.compiled) {
             return Err(Error::new(
                 PACKR_ERR_INVALID_ARGUMENT,
@@ -51,7 +58,7 @@ impl packr_func {
                 ),
             ));
         }
-        instance.call_export(self.position, args, results)
+        Ok(())
     }
 }
 
@@ -130,6 +137,32 @@ pub unsafe extern "C" fn packr_instance_call_func(
         let args = unsafe { slice(args, nargs, "args") }?;
         let results = unsafe { slice_mut(results, nresults, "results") }?;
         func.call(instance, args, results)
+    })
+}
+
+/// Makes a pack call of `func` on `instance`: `packr_instance_call_bytes` without the name
+/// lookup, with the same input, output, rules and statuses.
+///
+/// Returns, besides `packr_instance_call_bytes`'s statuses, `PACKR_ERR_INVALID_ARGUMENT` if
+/// `func` was resolved on other compiled code than `instance`'s.
+///
+/// Thread rules: see `packr_instance`; `func` may be used by other threads meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_call_func_bytes(
+    instance: *mut packr_instance,
+    func: *const packr_func,
+    input: *const u8,
+    input_len: usize,
+    output_out: *mut packr_bytes,
+) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance.cast_const(), "instance") }?;
+        let func = unsafe { arg(func, "func") }?;
+        let input = unsafe { slice(input, input_len, "input") }?;
+        let out = Out::new(output_out, "output_out")?;
+        func.check_instance(instance)?;
+        out.write(packr_bytes::from_vec(instance.call_bytes(func.position, input)?));
+        Ok(())
     })
 }
 

@@ -10,9 +10,10 @@ use wasmtime::{Caller, Engine, Linker, ValRaw};
 use crate::boundary::{arg_mut, guard, guard_value, slice, utf8, BoxHandle, Out};
 use crate::caller::packr_caller;
 use crate::error::{
-    packr_status, status_name, Error, HostFailure, Result, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER, PACKR_ERR_TYPE_MISMATCH,
-    PACKR_OK,
+    packr_status, status_name, Error, HostFailure, Result, PACKR_ERR_GUEST, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER,
+    PACKR_ERR_TYPE_MISMATCH, PACKR_OK,
 };
+use crate::{pack, wasi};
 use crate::store::StoreData;
 use crate::types::Signature;
 use crate::val::{is_carried, kind_name, packr_val, packr_val_union, packr_valkind};
@@ -46,6 +47,32 @@ pub type packr_host_callback = Option<
 /// The callback of a defined function (a `packr_host_callback` known not to be NULL).
 type Callback = unsafe extern "C" fn(*mut c_void, *mut packr_caller, *const packr_val, usize, *mut packr_val, usize) -> packr_status;
 
+/// A pack-convention host function's implementation (see `packr_host_define_bytes`), called
+/// each time a guest calls the import it serves.
+///
+/// `input` holds `input_len` bytes, a copy of the guest's input that is valid until the
+/// callback returns (NULL when `input_len` is 0). To return bytes to the guest, call
+/// `packr_caller_return_bytes` before returning `PACKR_OK`; returning without it gives the
+/// guest an empty result.
+///
+/// Return `PACKR_OK` for success; `PACKR_ERR_GUEST` to have the import return -1 to the
+/// guest (an error the guest handles; nothing is returned with it); any other status makes
+/// the guest trap and the call that entered wasm fail with `PACKR_ERR_HOST`, as for
+/// `packr_host_callback`. The thread rules are `packr_host_callback`'s.
+pub type packr_bytes_callback =
+    Option<unsafe extern "C" fn(env: *mut c_void, caller: *mut packr_caller, input: *const u8, input_len: usize) -> packr_status>;
+
+type BytesCallback = unsafe extern "C" fn(*mut c_void, *mut packr_caller, *const u8, usize) -> packr_status;
+
+/// How a host function is served.
+#[derive(Clone, Copy)]
+enum Serve {
+    /// Values in, values out.
+    Vals(Callback),
+    /// The pack convention: bytes in, bytes out.
+    Bytes(BytesCallback),
+}
+
 /// Runs once with a host function's `env` when nothing can call the function any more (see
 /// `packr_host_define_func`). May be NULL where a finalizer is optional.
 pub type packr_finalizer = Option<unsafe extern "C" fn(env: *mut c_void)>;
@@ -56,7 +83,7 @@ pub(crate) struct HostFunc {
     module: Box<str>,
     name: Box<str>,
     signature: Signature,
-    callback: Callback,
+    callback: Serve,
     env: *mut c_void,
     finalizer: packr_finalizer,
 }
@@ -76,6 +103,12 @@ impl Drop for HostFunc {
 }
 
 impl HostFunc {
+    /// A definition not yet named: owning `env` from here on, so dropping it on an error
+    /// runs the finalizer.
+    fn pending(callback: Serve, env: *mut c_void, finalizer: packr_finalizer) -> Self {
+        HostFunc { module: "".into(), name: "".into(), signature: Signature::new(&[], &[]), callback, env, finalizer }
+    }
+
     fn qualified(&self) -> String {
         format!("{}::{}", self.module, self.name)
     }
@@ -91,18 +124,23 @@ impl HostFunc {
     /// Serves one call from wasm: raw values to `packr_val`s, the host's callback, and back.
     #[inline]
     fn invoke(&self, mut caller: Caller<'_, StoreData>, space: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
+        let callback = match self.callback {
+            Serve::Vals(callback) => callback,
+            Serve::Bytes(callback) => return self.serve_bytes(callback, &mut caller, space),
+        };
         let n = self.signature.params().len() + self.signature.results().len();
         if n <= SMALL {
             let mut slots = [const { MaybeUninit::<packr_val>::uninit() }; SMALL];
-            self.serve(&mut caller, space, &mut slots[..n])
+            self.serve(callback, &mut caller, space, &mut slots[..n])
         } else {
-            self.serve(&mut caller, space, &mut vec![MaybeUninit::uninit(); n])
+            self.serve(callback, &mut caller, space, &mut vec![MaybeUninit::uninit(); n])
         }
     }
 
     #[inline]
     fn serve(
         &self,
+        callback: Callback,
         caller: &mut Caller<'_, StoreData>,
         space: &mut [MaybeUninit<ValRaw>],
         slots: &mut [MaybeUninit<packr_val>],
@@ -125,7 +163,7 @@ impl HostFunc {
         let (args, results) = vals.split_at_mut(np);
         let mut ctx = packr_caller::new(caller);
         // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
-        let status = unsafe { (self.callback)(self.env, &mut ctx, args.as_ptr(), np, results.as_mut_ptr(), nr) };
+        let status = unsafe { callback(self.env, &mut ctx, args.as_ptr(), np, results.as_mut_ptr(), nr) };
         if status != PACKR_OK {
             let message = ctx.take_error().unwrap_or_else(|| status_name(status).to_string());
             return Err(self.failure(message));
@@ -140,6 +178,43 @@ impl HostFunc {
     }
 }
 
+impl HostFunc {
+    /// Serves one pack-convention call: the input copied out of the guest, the callback, and
+    /// its result (given to the guest with `__pack_alloc` by `packr_caller_return_bytes`)
+    /// written into the guest's slots.
+    fn serve_bytes(&self, callback: BytesCallback, caller: &mut Caller<'_, StoreData>, space: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
+        // SAFETY: wasmtime passes the four i32 arguments initialised (the pack shape).
+        let arg = |i: usize| unsafe { space[i].assume_init_ref() }.get_i32();
+        let (in_ptr, in_len, ptr_slot, len_slot) = (arg(0), arg(1), arg(2), arg(3));
+        let input = pack::import_input(caller, in_ptr, in_len).map_err(|e| self.failure(e.message))?;
+        let mut ctx = packr_caller::serving_bytes(caller);
+        let input_ptr = if input.is_empty() { std::ptr::null() } else { input.as_ptr() };
+        // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
+        let status = unsafe { callback(self.env, &mut ctx, input_ptr, input.len()) };
+        let (returned, message) = (ctx.take_returned(), ctx.take_error());
+        let code = match status {
+            PACKR_OK => returned.code(),
+            PACKR_ERR_GUEST => -1,
+            _ => {
+                let _ = pack::take_back(caller, returned);
+                return Err(self.failure(message.unwrap_or_else(|| status_name(status).to_string())));
+            }
+        };
+        let returned = if code == -1 {
+            pack::take_back(caller, returned).map_err(|e| self.failure(e.message))?;
+            pack::Returned::default()
+        } else {
+            returned
+        };
+        if let Err(e) = pack::import_result(caller, ptr_slot, len_slot, returned) {
+            let _ = pack::take_back(caller, returned);
+            return Err(self.failure(e.message));
+        }
+        space[0].write(ValRaw::i32(code));
+        Ok(())
+    }
+}
+
 /// Parameters and results up to this many live on the stack during a host call.
 const SMALL: usize = 8;
 
@@ -148,6 +223,8 @@ const SMALL: usize = 8;
 pub(crate) struct HostDefs {
     funcs: Vec<Arc<HostFunc>>,
     pub(crate) trap_unknown_imports: bool,
+    /// Whether the host serves WASI preview 1 (`packr_host_define_wasi`).
+    pub(crate) wasi: bool,
 }
 
 impl HostDefs {
@@ -158,6 +235,11 @@ impl HostDefs {
     /// A linker for `engine` serving these definitions.
     pub(crate) fn linker(&self, engine: &Engine) -> Result<Linker<StoreData>> {
         let mut linker = Linker::new(engine);
+        if self.wasi {
+            wasi::add_to_linker(&mut linker).map_err(|e| Error::new(PACKR_ERR_INVALID_ARGUMENT, format!("cannot define WASI: {e:#}")))?;
+            // The host's own definitions replace WASI's functions of the same name.
+            linker.allow_shadowing(true);
+        }
         for func in &self.funcs {
             let ty = func.signature.func_type(engine);
             let served = Arc::clone(func);
@@ -274,7 +356,7 @@ pub unsafe extern "C" fn packr_host_define_func(
         let host = unsafe { arg_mut(host, "host") }?;
         let callback = callback.ok_or_else(|| Error::new(PACKR_ERR_NULL_POINTER, "`callback` is NULL"))?;
         // From here on packr owns `env`: dropping `pending` on any error runs the finalizer.
-        let mut pending = HostFunc { module: "".into(), name: "".into(), signature: Signature::new(&[], &[]), callback, env, finalizer };
+        let mut pending = HostFunc::pending(Serve::Vals(callback), env, finalizer);
         let module = unsafe { utf8(module, "module") }?;
         let name = unsafe { utf8(name, "name") }?;
         let params = unsafe { slice(params, nparams, "params") }?;
@@ -285,6 +367,51 @@ pub unsafe extern "C" fn packr_host_define_func(
         pending.name = name.into();
         pending.signature = Signature::new(params, results);
         host.define(pending)
+    })
+}
+
+/// Defines the function `module`::`name` in upstream packr's pack convention: the import's
+/// type is `(in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32`, and `callback` sees
+/// the input as bytes and returns its result as bytes (see `packr_bytes_callback`). packr
+/// copies the input out of the guest's `memory` export, and gives a result to the guest in
+/// a block from its `__pack_alloc`, returning 1 so the guest frees it; an empty result
+/// returns 0 with a NULL, 0-length result. A pointer or slot outside the guest's memory
+/// makes the guest trap with `PACKR_ERR_HOST` naming it.
+///
+/// Ownership of `env` and `finalizer`, and the statuses, are those of
+/// `packr_host_define_func`. Thread rules: see `packr_host`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_host_define_bytes(
+    host: *mut packr_host,
+    module: *const c_char,
+    name: *const c_char,
+    callback: packr_bytes_callback,
+    env: *mut c_void,
+    finalizer: packr_finalizer,
+) -> packr_status {
+    guard(|| {
+        let host = unsafe { arg_mut(host, "host") }?;
+        let callback = callback.ok_or_else(|| Error::new(PACKR_ERR_NULL_POINTER, "`callback` is NULL"))?;
+        let mut pending = HostFunc::pending(Serve::Bytes(callback), env, finalizer);
+        pending.module = unsafe { utf8(module, "module") }?.into();
+        pending.name = unsafe { utf8(name, "name") }?.into();
+        pending.signature = pack::shape();
+        host.define(pending)
+    })
+}
+
+/// Makes runtimes made from `host` after this call serve WASI preview 1
+/// (`wasi_snapshot_preview1`, and its older name `wasi_unstable`) to their instances, each
+/// with a WASI context of its own made from its instance config (see
+/// `packr_instance_config_set_wasi_args` and the functions after it). Functions the host
+/// defines itself under those module names replace WASI's. Calling it again is a no-op.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_host`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_host_define_wasi(host: *mut packr_host) -> packr_status {
+    guard(|| {
+        unsafe { arg_mut(host, "host") }?.defs.wasi = true;
+        Ok(())
     })
 }
 

@@ -1,19 +1,25 @@
 //! Instances: a store, its memories and globals, and calls into the guest.
 
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use wasmtime::{Extern, Func, Memory, Store};
+use wasmtime::{Extern, Func, Memory, Store, TypedFunc};
 
 use crate::boundary::{arg, guard, guard_value, slice, slice_mut, utf8, ArcHandle, BoxHandle, Out};
 use crate::call::call_checked_raw;
 use crate::exclusive::{Claim, Exclusive};
-use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_BUSY, PACKR_ERR_NOT_FOUND, PACKR_ERR_TYPE_MISMATCH};
+use crate::bytes::packr_bytes;
+use crate::error::{
+    packr_status, Error, Phase, Result, PACKR_ERR_BUSY, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NOT_FOUND, PACKR_ERR_TYPE_MISMATCH,
+};
 use crate::instance_config::{packr_instance_config, InstanceSettings};
 use crate::memory;
 use crate::module::packr_module;
 use crate::store::{new_store, HostData, StoreData};
-use crate::types::packr_func_signature;
+use crate::pack;
+use crate::types::{packr_func_signature, Exports};
+use crate::wasi::{self, Captures, WasiSettings};
 use crate::val::{kind_name, packr_val};
 
 struct Live {
@@ -22,7 +28,46 @@ struct Live {
     /// Function exports already looked up, by position in the export table: wasmtime's
     /// lookup registers a new handle in the store each time, so calls look up once.
     funcs: Vec<Option<Func>>,
+    /// The pack convention's exports, looked up on the first pack call.
+    pack: Option<pack::Funcs>,
 }
+
+impl Live {
+    /// The function export at `position` of `exports`, looked up once.
+    #[inline]
+    fn func(&mut self, exports: &Exports, position: usize) -> Result<Func> {
+        if let Some(Some(func)) = self.funcs.get(position) {
+            return Ok(*func);
+        }
+        let export = &exports.list()[position];
+        let Some(Extern::Func(func)) = self.instance.get_module_export(&mut self.store, &export.index) else {
+            return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no function named `{}`", export.name())));
+        };
+        if self.funcs.len() <= position {
+            self.funcs.resize(exports.list().len(), None);
+        }
+        self.funcs[position] = Some(func);
+        Ok(func)
+    }
+
+    /// The pack convention's exports, looked up once.
+    fn pack(&mut self, exports: &Exports, layout: &pack::Layout) -> Result<pack::Funcs> {
+        if let Some(funcs) = &self.pack {
+            return Ok(funcs.clone());
+        }
+        let (alloc, free) = (self.func(exports, layout.alloc)?, self.func(exports, layout.free)?);
+        let Some(Extern::Memory(memory)) = self.instance.get_module_export(&mut self.store, &exports.list()[layout.memory].index) else {
+            return Err(Error::new(PACKR_ERR_NOT_FOUND, "the instance has no memory named `memory`"));
+        };
+        // SAFETY: `layout` checked the types of both functions.
+        let funcs = unsafe { pack::Funcs::new(&self.store, memory, alloc, free) };
+        self.pack = Some(funcs.clone());
+        Ok(funcs)
+    }
+}
+
+/// `exit_code`'s value while the guest has not exited.
+const NOT_EXITED: i64 = i64::MIN;
 
 /// A live instance: its own store, memories and globals, made by `packr_module_instantiate`
 /// or `packr_module_instantiate_with`.
@@ -39,18 +84,78 @@ pub struct packr_instance {
     pub(crate) module: Arc<packr_module>,
     data: HostData,
     live: Exclusive<Live>,
+    /// Captured WASI output, readable without the store.
+    captures: Captures,
+    /// The code of the guest's last `proc_exit`, or `NOT_EXITED`.
+    exit_code: AtomicI64,
 }
 
 impl BoxHandle for packr_instance {}
 
 impl packr_instance {
-    pub(crate) fn new(module: Arc<packr_module>, _settings: &InstanceSettings, data: *mut c_void) -> Result<Self> {
+    pub(crate) fn new(module: Arc<packr_module>, settings: &InstanceSettings, data: *mut c_void) -> Result<Self> {
         let pre = module.pre()?;
         let data = HostData(data);
         let exports = Arc::clone(&module.compiled.exports);
-        let mut store = new_store(&module.runtime.engine, StoreData { data, exports });
+        let (wasi, captures) = if module.runtime.serves_wasi() {
+            let (ctx, captures) = wasi::context(&settings.wasi)?;
+            (Some(ctx), captures)
+        } else if settings.wasi != WasiSettings::default() {
+            return Err(Error::new(
+                PACKR_ERR_INVALID_ARGUMENT,
+                "the instance config sets WASI options, but the runtime's host does not serve WASI; \
+                 call packr_host_define_wasi on the host the runtime is made with",
+            ));
+        } else {
+            (None, Captures::default())
+        };
+        let mut store = new_store(&module.runtime.engine, StoreData { data, exports, wasi });
         let instance = pre.instantiate(&mut store).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))?;
-        Ok(packr_instance { module, data, live: Exclusive::new(Live { store, instance, funcs: Vec::new() }) })
+        initialize_reactor(&mut store, &instance, &module.compiled.exports)?;
+        let live = Live { store, instance, funcs: Vec::new(), pack: None };
+        Ok(packr_instance { module, data, live: Exclusive::new(live), captures, exit_code: AtomicI64::new(NOT_EXITED) })
+    }
+
+    /// Remembers the code of a `proc_exit` that ended a call.
+    #[cold]
+    fn note_exit(&self, error: &Error) {
+        if let Some(code) = error.exit_code {
+            self.exit_code.store(code.into(), Ordering::Relaxed);
+        }
+    }
+
+    /// Runs the command module's `_start`: its exit code, 0 when `_start` returns.
+    fn run(&self) -> Result<i32> {
+        let exports = &self.module.compiled.exports;
+        let position = exports.position(START).map_err(|_| {
+            Error::new(PACKR_ERR_NOT_FOUND, "the module exports no `_start`: it is not a WASI command (a reactor's `_initialize` runs at instantiation)")
+        })?;
+        let signature = exports.list()[position].callable()?;
+        signature.check_call(START, &[], 0)?;
+        let mut live = self.lock()?;
+        let func = live.func(exports, position)?;
+        match call_checked_raw(&mut live.store, &func, signature, &[], &mut []) {
+            Ok(()) => Ok(0),
+            Err(Error { exit_code: Some(code), .. }) => {
+                self.exit_code.store(code.into(), Ordering::Relaxed);
+                Ok(code)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A pack call of the export at `position`: `input` in, the guest's output out.
+    pub(crate) fn call_bytes(&self, position: usize, input: &[u8]) -> Result<Vec<u8>> {
+        let compiled = &self.module.compiled;
+        let export = &compiled.exports.list()[position];
+        pack::expect_shape(export)?;
+        let layout = compiled.pack_layout()?;
+        let mut live = self.lock()?;
+        let funcs = live.pack(&compiled.exports, &layout)?;
+        let func = live.func(&compiled.exports, position)?;
+        // SAFETY: `expect_shape` checked the export's type.
+        let typed = unsafe { TypedFunc::new_unchecked(&live.store, func) };
+        pack::call(&mut live.store, &funcs, typed, export.name(), input).inspect_err(|e| self.note_exit(e))
     }
 
     #[inline]
@@ -66,21 +171,8 @@ impl packr_instance {
         let signature = export.callable()?;
         signature.check_call(export.name(), args, results.len())?;
         let mut live = self.lock()?;
-        let Live { store, instance, funcs } = &mut *live;
-        let func = match funcs.get(position) {
-            Some(Some(func)) => *func,
-            _ => {
-                let Some(Extern::Func(func)) = instance.get_module_export(&mut *store, &export.index) else {
-                    return Err(Error::new(PACKR_ERR_NOT_FOUND, format!("the instance has no function named `{}`", export.name())));
-                };
-                if funcs.len() <= position {
-                    funcs.resize(exports.list().len(), None);
-                }
-                funcs[position] = Some(func);
-                func
-            }
-        };
-        call_checked_raw(store, &func, signature, args, results)
+        let func = live.func(exports, position)?;
+        call_checked_raw(&mut live.store, &func, signature, args, results).inspect_err(|e| self.note_exit(e))
     }
 
     pub(crate) fn call(&self, name: &str, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
@@ -132,6 +224,20 @@ impl packr_instance {
         };
         global.set(&mut *store, value).map_err(|e| Error::new(PACKR_ERR_TYPE_MISMATCH, format!("cannot set global `{name}`: {e}")))
     }
+}
+
+/// The export a WASI command starts at.
+const START: &str = "_start";
+
+/// Runs a WASI reactor's `_initialize` (a module exporting it and no `_start`), as wasmtime's
+/// own linker does for reactors.
+fn initialize_reactor(store: &mut Store<StoreData>, instance: &wasmtime::Instance, exports: &Exports) -> Result<()> {
+    let Ok(init) = exports.get("_initialize") else { return Ok(()) };
+    if exports.get(START).is_ok() || init.function().map_or(true, |s| *s != crate::types::Signature::new(&[], &[])) {
+        return Ok(());
+    }
+    let Some(Extern::Func(func)) = instance.get_module_export(&mut *store, &init.index) else { return Ok(()) };
+    func.call(&mut *store, &[], &mut []).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))
 }
 
 #[cold]
@@ -380,6 +486,123 @@ pub unsafe extern "C" fn packr_instance_func_signature(
         let name = unsafe { utf8(export_name, "export_name") }?;
         let out = Out::new(signature_out, "signature_out")?;
         out.write(instance.module.signature(name)?);
+        Ok(())
+    })
+}
+
+/// Calls the export `export_name` in upstream packr's pack convention: copies
+/// `input[0..input_len]` into the guest (into a block from its `__pack_alloc`, which also
+/// holds the two result slots), calls the export, copies its output out and frees both
+/// blocks with `__pack_free`. The guest must export `memory`, `__pack_alloc(i32) -> i32`
+/// and `__pack_free(i32, i32)`, and the export must have the type
+/// `(in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32`. `input` may be NULL when
+/// `input_len` is 0.
+///
+/// On success writes the output to `*output_out` (`{NULL, 0}` when empty); the caller owns
+/// it and frees it with `packr_bytes_free`. For calls on a hot path, resolve the export
+/// once with `packr_module_func` and use `packr_instance_call_func_bytes`.
+///
+/// Every pointer and length the guest returns is checked against its memory before a byte
+/// is read; a guest that lies gets an error, never a read outside it.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the name is
+/// not UTF-8 or the input does not fit a 32-bit guest; `PACKR_ERR_NOT_FOUND` if there is no
+/// such export or the module lacks `memory`, `__pack_alloc` or `__pack_free`;
+/// `PACKR_ERR_TYPE_MISMATCH` if one of them has another type (the message shows both);
+/// `PACKR_ERR_GUEST` if the guest returned an error (its message follows
+/// `the guest's EXPORT failed: `), returned a code other than 0 or -1, or could not
+/// allocate; `PACKR_ERR_OUT_OF_BOUNDS` if the guest pointed outside its memory; and the
+/// statuses of `packr_instance_call` for traps, host failures, exits and `PACKR_ERR_BUSY`.
+///
+/// Thread rules: see `packr_instance`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_call_bytes(
+    instance: *mut packr_instance,
+    export_name: *const c_char,
+    input: *const u8,
+    input_len: usize,
+    output_out: *mut packr_bytes,
+) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance.cast_const(), "instance") }?;
+        let name = unsafe { utf8(export_name, "export_name") }?;
+        let input = unsafe { slice(input, input_len, "input") }?;
+        let out = Out::new(output_out, "output_out")?;
+        let position = instance.module.compiled.exports.position(name)?;
+        out.write(packr_bytes::from_vec(instance.call_bytes(position, input)?));
+        Ok(())
+    })
+}
+
+/// Runs the WASI command module's `_start` and writes its exit code to `*exit_code_out`: 0
+/// when `_start` returns, `n` when the guest calls `proc_exit(n)`; both are `PACKR_OK`.
+/// Arguments, environment, streams and directories come from the instance config. Works
+/// without WASI as well, for any module exporting a `_start` of no parameters and results.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_NOT_FOUND` if the module
+/// exports no `_start`; `PACKR_ERR_TYPE_MISMATCH` if it has parameters or results; and the
+/// statuses of `packr_instance_call` for traps, host failures and `PACKR_ERR_BUSY`.
+///
+/// Thread rules: see `packr_instance`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_run(instance: *mut packr_instance, exit_code_out: *mut i32) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance.cast_const(), "instance") }?;
+        let out = Out::new(exit_code_out, "exit_code_out")?;
+        out.write(instance.run()?);
+        Ok(())
+    })
+}
+
+/// Writes the code the guest last passed to WASI's `proc_exit` to `*exit_code_out`: after a
+/// call failed with `PACKR_ERR_EXIT`, or after `packr_instance_run` reported it.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_NOT_FOUND` if the guest has not
+/// exited. Does not touch the store: callable at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_exit_code(instance: *const packr_instance, exit_code_out: *mut i32) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance, "instance") }?;
+        let out = Out::new(exit_code_out, "exit_code_out")?;
+        match instance.exit_code.load(Ordering::Relaxed) {
+            NOT_EXITED => Err(Error::new(PACKR_ERR_NOT_FOUND, "the guest has not exited")),
+            code => {
+                out.write(code as i32);
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Takes out what the captured stdout (`fd` 1) or stderr (`fd` 2) of the instance holds so
+/// far: the next call returns only what was written after this one. On success writes the
+/// bytes to `*output_out` (`{NULL, 0}` when there are none); the caller owns them and frees
+/// them with `packr_bytes_free`.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if `fd` is not
+/// 1 or 2, or that stream is not captured (`PACKR_WASI_CAPTURE`). Does not touch the store:
+/// callable at any time, also from another thread while a call runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_wasi_output(instance: *const packr_instance, fd: i32, output_out: *mut packr_bytes) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance, "instance") }?;
+        let out = Out::new(output_out, "output_out")?;
+        out.write(packr_bytes::from_vec(instance.captures.get(fd)?.take()));
+        Ok(())
+    })
+}
+
+/// Writes to `*dropped_out` how many bytes the captured stdout (`fd` 1) or stderr (`fd` 2)
+/// has dropped since the instance was made, because the guest wrote them while the capture
+/// held its limit (see `PACKR_WASI_CAPTURE`). 0 means the host has seen every byte.
+///
+/// Returns the statuses of `packr_instance_wasi_output`. Callable at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_wasi_dropped(instance: *const packr_instance, fd: i32, dropped_out: *mut u64) -> packr_status {
+    guard(|| {
+        let instance = unsafe { arg(instance, "instance") }?;
+        let out = Out::new(dropped_out, "dropped_out")?;
+        out.write(instance.captures.get(fd)?.dropped());
         Ok(())
     })
 }

@@ -1,12 +1,16 @@
 //! Per-instance options: what `packr_module_instantiate_with` applies to one instance.
 
-use crate::boundary::{guard, guard_value, BoxHandle, Out};
-use crate::error::packr_status;
+use std::ffi::c_char;
 
-/// Options for `packr_module_instantiate_with`. None are defined yet: an empty config gives
-/// what `packr_module_instantiate` gives. Later capabilities (WASI arguments and output,
-/// deadlines, fuel, memory limits) add their per-instance settings here, each with a
-/// default that keeps today's behaviour.
+use crate::boundary::{arg_mut, guard, guard_value, slice, utf8, BoxHandle, Out};
+use crate::error::{packr_status, Result};
+use crate::wasi::{packr_wasi_output, Output, Preopen, WasiSettings};
+
+/// Options for `packr_module_instantiate_with`; an empty config gives what
+/// `packr_module_instantiate` gives. The WASI options take effect in runtimes whose host
+/// serves WASI (`packr_host_define_wasi`); instantiating with WASI options in another
+/// runtime fails with `PACKR_ERR_INVALID_ARGUMENT`, so a forgotten `packr_host_define_wasi`
+/// never goes unnoticed.
 ///
 /// Underneath it is a `Box` the host owns. An instance copies what it needs when it is
 /// made, so a config may be reused for any number of instantiations and freed afterwards.
@@ -21,7 +25,20 @@ impl BoxHandle for packr_instance_config {}
 
 /// The settings an instance is made with.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct InstanceSettings {}
+pub(crate) struct InstanceSettings {
+    pub(crate) wasi: WasiSettings,
+}
+
+/// Runs `body` on the config's settings behind the boundary guard.
+fn with_config(config: *mut packr_instance_config, body: impl FnOnce(&mut InstanceSettings) -> Result<()>) -> packr_status {
+    guard(|| body(&mut unsafe { arg_mut(config, "config") }?.settings))
+}
+
+/// `count` C strings from `strings`, each checked, named `what[i]` in errors.
+unsafe fn strings(strings: *const *const c_char, count: usize, what: &str) -> Result<Vec<String>> {
+    let pointers = unsafe { slice(strings, count, what) }?;
+    pointers.iter().enumerate().map(|(i, p)| unsafe { utf8(*p, &format!("{what}[{i}]")) }.map(str::to_owned)).collect()
+}
 
 /// Creates an instance config with every option at its default.
 ///
@@ -45,6 +62,125 @@ pub unsafe extern "C" fn packr_instance_config_new(config_out: *mut *mut packr_i
 pub unsafe extern "C" fn packr_instance_config_free(config: *mut packr_instance_config) {
     guard_value((), || {
         unsafe { BoxHandle::free_raw(config) };
+        Ok(())
+    })
+}
+
+/// Sets the WASI program's arguments to the `argc` UTF-8 strings of `argv`, replacing any
+/// set before; `argv[0]` is, by convention, the program's name. The default is none. The
+/// strings are copied; `argv` may be NULL when `argc` is 0.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` (naming the NULL element);
+/// `PACKR_ERR_INVALID_ARGUMENT` if one is not UTF-8. Thread rules: see
+/// `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_wasi_args(
+    config: *mut packr_instance_config,
+    argv: *const *const c_char,
+    argc: usize,
+) -> packr_status {
+    with_config(config, |settings| {
+        settings.wasi.args = unsafe { strings(argv, argc, "argv") }?;
+        Ok(())
+    })
+}
+
+/// Sets the WASI program's environment to `count` variables, `names[i]`=`values[i]`,
+/// replacing any set before. The default is an empty environment (the host's own is never
+/// passed on by itself). The strings are copied; the arrays may be NULL when `count` is 0.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if a string is
+/// not UTF-8. Thread rules: see `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_wasi_env(
+    config: *mut packr_instance_config,
+    names: *const *const c_char,
+    values: *const *const c_char,
+    count: usize,
+) -> packr_status {
+    with_config(config, |settings| {
+        let names = unsafe { strings(names, count, "names") }?;
+        let values = unsafe { strings(values, count, "values") }?;
+        settings.wasi.env = names.into_iter().zip(values).collect();
+        Ok(())
+    })
+}
+
+/// Sets what the WASI program reads from stdin: a copy of `bytes[0..len]`, then end of
+/// file. The default is empty. `bytes` may be NULL when `len` is 0. Each instance reads its
+/// own copy from the start.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_wasi_stdin(
+    config: *mut packr_instance_config,
+    bytes: *const u8,
+    len: usize,
+) -> packr_status {
+    with_config(config, |settings| {
+        settings.wasi.stdin = bytes::Bytes::copy_from_slice(unsafe { slice(bytes, len, "bytes") }?);
+        Ok(())
+    })
+}
+
+/// Sets where the WASI program's stdout goes (see `packr_wasi_output`); the default is
+/// `PACKR_WASI_INHERIT`.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` for an unknown
+/// mode. Thread rules: see `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_wasi_stdout(config: *mut packr_instance_config, mode: packr_wasi_output) -> packr_status {
+    with_config(config, |settings| {
+        settings.wasi.stdout = Output::from_raw(mode)?;
+        Ok(())
+    })
+}
+
+/// Sets where the WASI program's stderr goes, as `packr_instance_config_set_wasi_stdout`
+/// does for stdout.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_wasi_stderr(config: *mut packr_instance_config, mode: packr_wasi_output) -> packr_status {
+    with_config(config, |settings| {
+        settings.wasi.stderr = Output::from_raw(mode)?;
+        Ok(())
+    })
+}
+
+/// Sets how many bytes each captured stream holds before it drops what comes after (until
+/// the host takes them out with `packr_instance_wasi_output`); 1 MiB by default. 0 keeps
+/// nothing and counts everything as dropped.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_wasi_capture_limit(config: *mut packr_instance_config, bytes: usize) -> packr_status {
+    with_config(config, |settings| {
+        settings.wasi.capture_limit = bytes;
+        Ok(())
+    })
+}
+
+/// Gives the WASI program the host directory `host_path` as `guest_path` (for example
+/// `"/data"`), read-only unless `writable`. Added to any preopens set before. The guest
+/// reaches nothing outside it: `..` and absolute paths elsewhere are refused by WASI.
+///
+/// `host_path` is checked now: it must be an existing directory. It is opened afresh for
+/// each instance, so one removed later fails that instantiation with
+/// `PACKR_ERR_INSTANTIATE` naming it.
+///
+/// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if a path is
+/// not UTF-8 or `host_path` is not a directory; `PACKR_ERR_NOT_FOUND` if it does not exist
+/// (the message names it). Thread rules: see `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_wasi_preopen_dir(
+    config: *mut packr_instance_config,
+    host_path: *const c_char,
+    guest_path: *const c_char,
+    writable: bool,
+) -> packr_status {
+    with_config(config, |settings| {
+        let host = unsafe { utf8(host_path, "host_path") }?;
+        let guest = unsafe { utf8(guest_path, "guest_path") }?;
+        settings.wasi.preopens.push(Preopen::new(host, guest, writable)?);
         Ok(())
     })
 }

@@ -23,12 +23,15 @@
 // dependencies point down this list: `store` (per-instance state) uses no other concept.
 mod boundary;
 pub mod error;
+pub mod bytes;
 pub mod val;
 pub mod types;
 mod store;
 mod memory;
 mod call;
 mod exclusive;
+mod pack;
+pub mod wasi;
 pub mod config;
 pub mod host;
 pub mod caller;

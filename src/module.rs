@@ -7,6 +7,7 @@ use wasmtime::{Engine, InstancePre};
 
 use crate::boundary::{arg, guard, guard_value, slice, utf8, ArcHandle, Out};
 use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_ENGINE_MISMATCH, PACKR_ERR_OUT_OF_BOUNDS};
+use crate::pack;
 use crate::runtime::packr_runtime;
 use crate::store::StoreData;
 use crate::types::{extern_kind, packr_externkind, packr_func_signature, Exports, Name};
@@ -47,6 +48,8 @@ pub(crate) struct Compiled {
     module: wasmtime::Module,
     pub(crate) exports: Arc<Exports>,
     imports: Vec<Import>,
+    /// The pack convention's exports, checked on the first pack call.
+    pack: OnceLock<Result<pack::Layout>>,
 }
 
 impl Compiled {
@@ -56,7 +59,12 @@ impl Compiled {
             .imports()
             .map(|i| Import { module: Name::new(i.module()), name: Name::new(i.name()), kind: extern_kind(&i.ty()) })
             .collect();
-        Compiled { module, exports, imports }
+        Compiled { module, exports, imports, pack: OnceLock::new() }
+    }
+
+    /// Where the pack convention's exports are, or why the module cannot take pack calls.
+    pub(crate) fn pack_layout(&self) -> Result<pack::Layout> {
+        self.pack.get_or_init(|| pack::Layout::of(&self.exports)).clone()
     }
 }
 

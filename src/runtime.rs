@@ -12,6 +12,7 @@ use crate::host::{packr_host, HostDefs};
 use crate::store::StoreData;
 use crate::types::Signature;
 use crate::val::{kind_name, kind_of};
+use crate::wasi;
 
 /// A runtime: a wasmtime engine and the host definitions instances are linked against
 /// (none for `packr_runtime_new`: modules with imports then fail to instantiate with
@@ -41,6 +42,11 @@ impl packr_runtime {
         Ok(packr_runtime { engine, linker, host })
     }
 
+    /// Whether instances of this runtime get a WASI context.
+    pub(crate) fn serves_wasi(&self) -> bool {
+        self.host.wasi
+    }
+
     /// `module` linked against this runtime's definitions. Every import that cannot be
     /// satisfied is named in one `PACKR_ERR_LINK`, with the type the module expects.
     pub(crate) fn resolve(&self, module: &wasmtime::Module) -> Result<InstancePre<StoreData>> {
@@ -52,6 +58,8 @@ impl packr_runtime {
                     let wanted = Signature::of(f);
                     (wanted != *def.signature()).then(|| format!("the module expects {wanted}, the host defines {}", def.signature()))
                 }
+                // wasmtime checks these against WASI's own definitions when it links.
+                (ExternType::Func(_), None) if self.host.wasi && wasi::serves(m) => None,
                 (ExternType::Func(_), None) if self.host.trap_unknown_imports => None,
                 (ExternType::Func(f), None) => Some(format!("not defined; the module expects {}", Signature::of(f))),
                 (ExternType::Global(g), _) => Some(format!("not defined; the module expects a global {}", kind_name(kind_of(g.content())))),

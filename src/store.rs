@@ -5,6 +5,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::types::Exports;
 
@@ -21,13 +22,24 @@ pub(crate) struct HostData(pub *mut c_void);
 unsafe impl Send for HostData {}
 unsafe impl Sync for HostData {}
 
-/// The state of one instance's store. Later capabilities (WASI context, limits, fuel)
-/// add their per-instance state here.
+/// The state of one instance's store. Later capabilities (limits, fuel) add their
+/// per-instance state here.
 pub(crate) struct StoreData {
     /// The host's pointer, returned by `packr_caller_data` and `packr_instance_data`.
     pub(crate) data: HostData,
     /// The instance's exports, so a host function can find them by name through its caller.
     pub(crate) exports: Arc<Exports>,
+    /// The WASI context, present exactly when the runtime's host serves WASI.
+    pub(crate) wasi: Option<WasiP1Ctx>,
+}
+
+impl StoreData {
+    /// The WASI context, for the WASI functions the linker serves.
+    pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
+        // Only linkers of runtimes whose host serves WASI define WASI functions, and every
+        // store of such a runtime gets a context (`packr_instance::new`).
+        self.wasi.as_mut().expect("a WASI function ran in a store without a WASI context")
+    }
 }
 
 /// A store for one instance, with the never-tripping deadline.

@@ -50,6 +50,32 @@ impl Host {
 }
 
 impl Host {
+    /// A runtime serving `host`'s definitions (the host stays the caller's).
+    pub fn runtime_serving(&mut self, host: *const crate::host::packr_host) -> *mut packr_runtime {
+        let base = self.runtime();
+        let mut rt = ptr::null_mut();
+        let status = unsafe { crate::runtime::packr_runtime_new_with_host(base, host, &mut rt) };
+        assert_eq!(status, PACKR_OK, "{}", last_error());
+        self.runtimes.push(rt);
+        rt
+    }
+
+    /// Instantiates with `config`, returning the status and (on success) the instance.
+    pub fn try_instantiate_with(
+        &mut self,
+        module: *const packr_module,
+        config: *const crate::instance_config::packr_instance_config,
+    ) -> (crate::error::packr_status, *mut packr_instance) {
+        let mut instance = ptr::null_mut();
+        let status = unsafe { crate::instance::packr_module_instantiate_with(module, config, ptr::null_mut(), &mut instance) };
+        if status == PACKR_OK {
+            self.instances.push(instance);
+        }
+        (status, instance)
+    }
+}
+
+impl Host {
     /// Frees every runtime and module now, leaving the instances for later.
     pub fn take_runtimes_and_modules(&mut self) {
         unsafe {
