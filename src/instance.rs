@@ -148,8 +148,8 @@ impl packr_instance {
     pub(crate) fn call_bytes(&self, position: usize, input: &[u8]) -> Result<Vec<u8>> {
         let compiled = &self.module.compiled;
         let export = &compiled.exports.list()[position];
-        pack::expect_shape(export)?;
         let layout = compiled.pack_layout()?;
+        pack::expect_shape(export)?;
         let mut live = self.lock()?;
         let funcs = live.pack(&compiled.exports, &layout)?;
         let func = live.func(&compiled.exports, position)?;

@@ -281,53 +281,8 @@ mod instance_tests {
     use crate::testutil::{last_error, Host};
     use crate::val::{packr_val, PACKR_I32};
 
-    /// A pack guest with a bump allocator that counts live blocks (`live`).
-    const GUEST: &str = r#"(module
-        (import "host" "transform" (func $transform (param i32 i32 i32 i32) (result i32)))
-        (memory (export "memory") 1)
-        (data (i32.const 16) "no")
-        (global $next (mut i32) (i32.const 1024))
-        (global $live (mut i32) (i32.const 0))
-        (func $alloc (export "__pack_alloc") (param $n i32) (result i32)
-            (local $p i32) (local $end i32)
-            (if (i32.le_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
-            (local.set $p (global.get $next))
-            (local.set $end (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
-            (if (i32.gt_u (local.get $end) (i32.shl (memory.size) (i32.const 16)))
-                (then (if (i32.lt_s (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (i32.shl (memory.size) (i32.const 16))) (i32.const 16)) (i32.const 1))) (i32.const 0))
-                    (then (return (i32.const 0))))))
-            (global.set $next (local.get $end))
-            (global.set $live (i32.add (global.get $live) (i32.const 1)))
-            (local.get $p))
-        (func (export "__pack_free") (param i32 i32)
-            (if (local.get 0) (then (global.set $live (i32.sub (global.get $live) (i32.const 1))))))
-        (func (export "live") (result i32) (global.get $live))
-        (func $out (param $pp i32) (param $lp i32) (param $p i32) (param $l i32)
-            (i32.store (local.get $pp) (local.get $p)) (i32.store (local.get $lp) (local.get $l)))
-        (func (export "echo") (param $in i32) (param $len i32) (param $pp i32) (param $lp i32) (result i32)
-            (local $o i32)
-            (if (i32.eqz (local.get $len)) (then (call $out (local.get $pp) (local.get $lp) (i32.const 0) (i32.const 0)) (return (i32.const 0))))
-            (local.set $o (call $alloc (local.get $len)))
-            (memory.copy (local.get $o) (local.get $in) (local.get $len))
-            (call $out (local.get $pp) (local.get $lp) (local.get $o) (local.get $len))
-            (i32.const 0))
-        (func (export "fail") (param i32 i32) (param $pp i32) (param $lp i32) (result i32)
-            (local $o i32)
-            (local.set $o (call $alloc (i32.const 2)))
-            (memory.copy (local.get $o) (i32.const 16) (i32.const 2))
-            (call $out (local.get $pp) (local.get $lp) (local.get $o) (i32.const 2))
-            (i32.const -1))
-        (func (export "bad_ptr") (param i32 i32) (param $pp i32) (param $lp i32) (result i32)
-            (call $out (local.get $pp) (local.get $lp) (i32.const -256) (i32.const 512)) (i32.const 0))
-        (func (export "bad_code") (param i32 i32) (param $pp i32) (param $lp i32) (result i32)
-            (call $out (local.get $pp) (local.get $lp) (i32.const 0) (i32.const 0)) (i32.const 7))
-        (func (export "plain") (param i32) (result i32) (local.get 0))
-        ;; The host's result lands in this export's own slots: a guest-owned buffer (1) is
-        ;; handed on to the host as the output, which frees it.
-        (func (export "via_host") (param i32 i32 i32 i32) (result i32)
-            (if (result i32) (i32.lt_s (call $transform (local.get 0) (local.get 1) (local.get 2) (local.get 3)) (i32.const 0))
-                (then (call $out (local.get 2) (local.get 3) (i32.const 0) (i32.const 0)) (i32.const -1))
-                (else (i32.const 0)))))"#;
+    /// The case table's pack guest: a bump allocator that counts live blocks (`live`).
+    const GUEST: &str = include_str!("../tests/cases/pack.wat");
 
     /// `host.transform`: upper-cases; "guest-error" refuses to the guest; "host-error" fails.
     unsafe extern "C" fn transform(_env: *mut c_void, caller: *mut packr_caller, input: *const u8, len: usize) -> packr_status {

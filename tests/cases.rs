@@ -1,16 +1,22 @@
 //! Runs the shared case table (tests/cases/cases.tsv) through the exported functions, as
 //! the C, C++, Go and Python tests do, so the Rust side cannot drift from them either.
 
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::Path;
 use std::ptr;
 
-use packr::caller::{packr_caller, packr_caller_call, packr_caller_memory_read, packr_caller_set_error};
-use packr::error::{packr_last_error, packr_status, packr_status_name, PACKR_ERR_INVALID_ARGUMENT, PACKR_OK};
-use packr::host::{packr_host, packr_host_define_func, packr_host_free, packr_host_new};
+use packr::bytes::{packr_bytes, packr_bytes_free};
+use packr::caller::{packr_caller, packr_caller_call, packr_caller_memory_read, packr_caller_return_bytes, packr_caller_set_error};
+use packr::error::{packr_last_error, packr_status, packr_status_name, PACKR_ERR_GUEST, PACKR_ERR_INVALID_ARGUMENT, PACKR_OK};
+use packr::host::{packr_host, packr_host_define_bytes, packr_host_define_func, packr_host_define_wasi, packr_host_free, packr_host_new};
 use packr::instance::{
-    packr_instance_call, packr_instance_free, packr_instance_global_get, packr_instance_global_set, packr_module_instantiate,
+    packr_instance_call, packr_instance_call_bytes, packr_instance_free, packr_instance_global_get, packr_instance_global_set,
+    packr_instance_run, packr_instance_wasi_output, packr_module_instantiate, packr_module_instantiate_with,
 };
+use packr::instance_config::{
+    packr_instance_config_free, packr_instance_config_new, packr_instance_config_set_wasi_args, packr_instance_config_set_wasi_stdout,
+};
+use packr::wasi::PACKR_WASI_CAPTURE;
 use packr::module::{packr_module_free, packr_module_load};
 use packr::runtime::{packr_runtime_free, packr_runtime_new, packr_runtime_new_with_host};
 use packr::val::{packr_val, packr_val_union, packr_valkind, PACKR_F32, PACKR_F64, PACKR_I32, PACKR_I64, PACKR_V128};
@@ -102,9 +108,25 @@ unsafe extern "C" fn case_host(
     PACKR_OK
 }
 
+/// The case host's bytes function `transform`.
+unsafe extern "C" fn transform(_env: *mut c_void, caller: *mut packr_caller, input: *const u8, len: usize) -> packr_status {
+    let input = if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(input, len) } };
+    match input {
+        b"guest-error" => PACKR_ERR_GUEST,
+        b"host-error" => fail(caller, "transform refused"),
+        _ => {
+            let upper = input.to_ascii_uppercase();
+            unsafe { packr_caller_return_bytes(caller, upper.as_ptr(), upper.len()) }
+        }
+    }
+}
+
 fn case_host_new() -> *mut packr_host {
     let mut host = ptr::null_mut();
     assert_eq!(unsafe { packr_host_new(&mut host) }, PACKR_OK);
+    assert_eq!(unsafe { packr_host_define_wasi(host) }, PACKR_OK);
+    let status = unsafe { packr_host_define_bytes(host, c"host".as_ptr(), c"transform".as_ptr(), Some(transform), ptr::null_mut(), None) };
+    assert_eq!(status, PACKR_OK);
     let defs: [(&CStr, &[packr_valkind], &[packr_valkind]); 5] = [
         (c"add", &[PACKR_I32, PACKR_I32], &[PACKR_I32]),
         (c"fail", &[PACKR_I32], &[PACKR_I32]),
@@ -130,6 +152,92 @@ fn case_host_new() -> *mut packr_host {
         assert_eq!(status, PACKR_OK);
     }
     host
+}
+
+/// A BYTES value of the table: str:TEXT or rep:N:C.
+fn parse_bytes(text: &str) -> Vec<u8> {
+    if text == "-" {
+        return Vec::new();
+    }
+    match text.split_once(':') {
+        Some(("str", value)) => value.replace("\\n", "\n").into_bytes(),
+        Some(("rep", spec)) => {
+            let (n, c) = spec.split_once(':').expect("rep:N:C");
+            c.repeat(n.parse().unwrap()).into_bytes()
+        }
+        _ => panic!("not BYTES: {text}"),
+    }
+}
+
+fn take_bytes(bytes: &mut packr_bytes) -> Vec<u8> {
+    let copy = if bytes.len == 0 { Vec::new() } else { unsafe { std::slice::from_raw_parts(bytes.data, bytes.len) }.to_vec() };
+    unsafe { packr_bytes_free(bytes) };
+    copy
+}
+
+/// What a row produced besides its status: values, or (ops bytes and run) bytes.
+enum Produced {
+    Vals(Vec<packr_val>),
+    Bytes(Vec<u8>),
+    Run { exit: i32, out: Vec<u8> },
+}
+
+/// Runs a `bytes` or `run` row on the case host's runtime.
+fn run_bytes(dir: &Path, file: &str, op: &str, export: &str, args: &str) -> (i32, Produced) {
+    let code = std::fs::read(dir.join(file)).expect("case file");
+    let host = case_host_new();
+    let (mut base, mut rt, mut module, mut instance, mut config) =
+        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    let mut produced = Produced::Bytes(Vec::new());
+    let export = CString::new(export).unwrap();
+    let argv: Vec<CString> = std::iter::once("case".to_string())
+        .chain(args.split(' ').filter(|a| *a != "-").map(|a| String::from_utf8(parse_bytes(a)).unwrap()))
+        .map(|a| CString::new(a).unwrap())
+        .collect();
+    let argv: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    let status = (|| unsafe {
+        let mut status = packr_runtime_new(&mut base);
+        if status == PACKR_OK {
+            status = packr_runtime_new_with_host(base, host, &mut rt);
+        }
+        if status == PACKR_OK {
+            status = packr_module_load(rt, code.as_ptr(), code.len(), &mut module);
+        }
+        if status != PACKR_OK {
+            return status;
+        }
+        assert_eq!(packr_instance_config_new(&mut config), PACKR_OK);
+        if op == "run" {
+            assert_eq!(packr_instance_config_set_wasi_args(config, argv.as_ptr(), argv.len()), PACKR_OK);
+            assert_eq!(packr_instance_config_set_wasi_stdout(config, PACKR_WASI_CAPTURE), PACKR_OK);
+        }
+        status = packr_module_instantiate_with(module, config, ptr::null_mut(), &mut instance);
+        if status != PACKR_OK {
+            return status;
+        }
+        if op == "run" {
+            let mut exit = -1;
+            status = packr_instance_run(instance, &mut exit);
+            let mut out = packr_bytes { data: ptr::null_mut(), len: 0 };
+            assert_eq!(packr_instance_wasi_output(instance, 1, &mut out), PACKR_OK);
+            produced = Produced::Run { exit, out: take_bytes(&mut out) };
+            return status;
+        }
+        let input = parse_bytes(args);
+        let mut out = packr_bytes { data: ptr::null_mut(), len: 0 };
+        status = packr_instance_call_bytes(instance, export.as_ptr(), input.as_ptr(), input.len(), &mut out);
+        produced = Produced::Bytes(take_bytes(&mut out));
+        status
+    })();
+    unsafe {
+        packr_instance_free(instance);
+        packr_instance_config_free(config);
+        packr_module_free(module);
+        packr_runtime_free(rt);
+        packr_runtime_free(base);
+        packr_host_free(host);
+    }
+    (status, produced)
 }
 
 /// Runs one row; returns the status and the results.
@@ -182,20 +290,34 @@ fn the_shared_case_table() {
         let f: Vec<&str> = line.split('\t').collect();
         assert_eq!(f.len(), 9, "malformed row: {line}");
         let (name, want_status, want_message) = (f[0], f[6], f[8]);
-        let args = parse_vals(f[4]);
-        let (status, results) = run(&dir, f[1], f[2], f[3], &args, f[5].parse().unwrap());
+        let (status, produced) = if f[2] == "bytes" || f[2] == "run" {
+            run_bytes(&dir, f[1], f[2], f[3], f[4])
+        } else {
+            let (status, results) = run(&dir, f[1], f[2], f[3], &parse_vals(f[4]), f[5].parse().unwrap());
+            (status, Produced::Vals(results))
+        };
         let status_name = unsafe { CStr::from_ptr(packr_status_name(status)) }.to_str().unwrap();
         let message = unsafe { CStr::from_ptr(packr_last_error()) }.to_string_lossy().into_owned();
         assert_eq!(status_name, want_status, "case {name}: {message}");
         if status != PACKR_OK && want_message != "-" {
             assert!(message.contains(want_message), "case {name}: {message:?} lacks {want_message:?}");
         }
-        if status == PACKR_OK && f[7] != "-" {
-            let expected = parse_vals(f[7]);
-            assert_eq!(results.len(), expected.len(), "case {name}");
-            assert!(results.iter().zip(&expected).all(|(a, b)| same(a, b)), "case {name}: results differ");
+        match produced {
+            _ if status != PACKR_OK => {}
+            Produced::Vals(results) if f[7] != "-" => {
+                let expected = parse_vals(f[7]);
+                assert_eq!(results.len(), expected.len(), "case {name}");
+                assert!(results.iter().zip(&expected).all(|(a, b)| same(a, b)), "case {name}: results differ");
+            }
+            Produced::Vals(_) => {}
+            Produced::Bytes(output) => assert!(output == parse_bytes(f[7]), "case {name}: the output differs"),
+            Produced::Run { exit, out } => {
+                let (want_exit, want_out) = f[7].split_once(' ').expect("exit:N out:TEXT");
+                assert_eq!(format!("exit:{exit}"), want_exit, "case {name}");
+                assert_eq!(out, parse_bytes(&want_out.replacen("out:", "str:", 1)), "case {name}: stdout differs");
+            }
         }
         rows += 1;
     }
-    assert!(rows >= 37, "only {rows} rows");
+    assert!(rows >= 53, "only {rows} rows");
 }
