@@ -12,7 +12,8 @@ LINK    := -L$(LIBDIR) -lpackr -Wl,-rpath,$(LIBDIR) -lpthread -lm
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --sigill-diagnostics=no \
             --suppressions=$(CURDIR)/tests/valgrind.supp
-C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads $(BUILD)/test_host
+C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads $(BUILD)/test_host \
+           $(BUILD)/test_wasi $(BUILD)/test_pack
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 

@@ -94,18 +94,19 @@ impl BoxHandle for packr_instance {}
 
 impl packr_instance {
     pub(crate) fn new(module: Arc<packr_module>, settings: &InstanceSettings, data: *mut c_void) -> Result<Self> {
+        if !module.runtime.serves_wasi() && settings.wasi != WasiSettings::default() {
+            return Err(Error::new(
+                PACKR_ERR_INVALID_ARGUMENT,
+                "the instance config sets WASI options, but the runtime's host does not serve WASI; \
+                 call packr_host_define_wasi on the host the runtime is made with",
+            ));
+        }
         let pre = module.pre()?;
         let data = HostData(data);
         let exports = Arc::clone(&module.compiled.exports);
         let (wasi, captures) = if module.runtime.serves_wasi() {
             let (ctx, captures) = wasi::context(&settings.wasi)?;
             (Some(ctx), captures)
-        } else if settings.wasi != WasiSettings::default() {
-            return Err(Error::new(
-                PACKR_ERR_INVALID_ARGUMENT,
-                "the instance config sets WASI options, but the runtime's host does not serve WASI; \
-                 call packr_host_define_wasi on the host the runtime is made with",
-            ));
         } else {
             (None, Captures::default())
         };

@@ -73,7 +73,12 @@ impl packr_runtime {
         }
         if !unmet.is_empty() {
             let count = if unmet.len() == 1 { "1 import".to_string() } else { format!("{} imports", unmet.len()) };
-            return Err(Error::new(PACKR_ERR_LINK, format!("cannot link module: {count} unmet: {}", unmet.join("; "))));
+            let hint = if !self.host.wasi && module.imports().any(|i| wasi::serves(i.module())) {
+                "; a host serves WASI with packr_host_define_wasi"
+            } else {
+                ""
+            };
+            return Err(Error::new(PACKR_ERR_LINK, format!("cannot link module: {count} unmet: {}{hint}", unmet.join("; "))));
         }
         let pre = if self.host.trap_unknown_imports && module.imports().next().is_some() {
             let mut linker = self.linker.clone();

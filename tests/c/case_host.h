@@ -1,11 +1,12 @@
 /* The case host of tests/cases/cases.tsv, written against packr.h alone: module "host" with
- * add, fail, peek, twice and swap. */
+ * add, fail, peek, twice and swap, the bytes function transform, and WASI. */
 #ifndef PACKR_TEST_CASE_HOST_H
 #define PACKR_TEST_CASE_HOST_H
 
 #include "packr.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static packr_status case_add(void *env, packr_caller *caller, const packr_val *args, size_t nargs,
@@ -51,6 +52,22 @@ static packr_status case_swap(void *env, packr_caller *caller, const packr_val *
     return PACKR_OK;
 }
 
+/* host::transform in the pack convention: the input upper-cased, or a refusal. */
+static packr_status case_transform(void *env, packr_caller *caller, const uint8_t *input, size_t len) {
+    (void)env;
+    if (len == 11 && memcmp(input, "guest-error", 11) == 0) return PACKR_ERR_GUEST;
+    if (len == 10 && memcmp(input, "host-error", 10) == 0) {
+        packr_caller_set_error(caller, "transform refused");
+        return PACKR_ERR_INVALID_ARGUMENT;
+    }
+    uint8_t *upper = malloc(len + 1);
+    if (upper == NULL) return PACKR_ERR_RESOURCE;
+    for (size_t i = 0; i < len; i++) upper[i] = (uint8_t)(input[i] >= 'a' && input[i] <= 'z' ? input[i] - 32 : input[i]);
+    packr_status status = packr_caller_return_bytes(caller, upper, len);
+    free(upper);
+    return status;
+}
+
 /* A new host with the case host's functions, or NULL (with the status printed). */
 static inline packr_host *case_host_new(void) {
     static const packr_valkind i32[] = {PACKR_I32, PACKR_I32}, v128[] = {PACKR_V128};
@@ -68,6 +85,13 @@ static inline packr_host *case_host_new(void) {
     };
     packr_host *host = NULL;
     if (packr_host_new(&host) != PACKR_OK) return NULL;
+    packr_status defined = packr_host_define_wasi(host);
+    if (defined == PACKR_OK) defined = packr_host_define_bytes(host, "host", "transform", case_transform, NULL, NULL);
+    if (defined != PACKR_OK) {
+        fprintf(stderr, "case host: %s: %s\n", packr_status_name(defined), packr_last_error());
+        packr_host_free(host);
+        return NULL;
+    }
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
         packr_status status = packr_host_define_func(host, "host", defs[i].name, defs[i].params, defs[i].nparams,
                                                      defs[i].results, defs[i].nresults, defs[i].callback, NULL, NULL);
