@@ -73,7 +73,8 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h tests/c/case_host.h include/
 # runs under `ulimit -v` instead, which valgrind cannot share.
 test-c: $(C_TESTS) $(BUILD)/demo $(BUILD)/test_vm_limit
 	@for t in $(C_TESTS); do echo "== $$t"; $(VALGRIND) $$t tests/cases || exit 1; done
-	$(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
+	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
+	PACKR_DEMO_NO_WASI=1 $(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
 	(ulimit -v 3000000 && $(BUILD)/test_vm_limit)
 
 # The C++ header: GoogleTest through CMake and ctest, once more under valgrind.

@@ -15,6 +15,10 @@
  *      and a kv() SQL function served by imports) runs with the host's clock,
  *      randomness and a per-request key-value store, through C callbacks;
  *      and build/guest/calls.wasm shows what one import costs on its own.
+ *   6. WASI: build/guest/quickjs.wasm (the QuickJS interpreter from the
+ *      rquickjs-sys crate's sources, a wasm32-wasi command) is compiled once;
+ *      each request spawns it from the cache with its own JavaScript program on
+ *      stdin and its stdout captured, runs it and checks what it printed.
  *
  * Build and run (from the repository root, after `cargo build --release` and
  * `guest/build.sh`):
@@ -23,7 +27,9 @@
  *       -Ltarget/release -lpackr -Wl,-rpath,"$PWD/target/release" -o build/demo
  *   build/demo [path/to/sqlite.wasm] [spawns]
  *
- * Defaults: build/guest/sqlite.wasm, 2000 spawns. Exit status 0 on success.
+ * Defaults: build/guest/sqlite.wasm, 2000 spawns (at most 500 QuickJS requests). Exit
+ * status 0 on success. PACKR_DEMO_NO_WASI=1 skips section 6 (make test does so under
+ * valgrind, where compiling QuickJS takes minutes; tests/c/test_wasi.c runs it there).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_MONOTONIC */
 
@@ -453,6 +459,97 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* WASI: a real interpreter per request                                  */
+/* ------------------------------------------------------------------ */
+
+/* The program request `i` sends, and what it must print. */
+static void js_request(long i, char *script, size_t script_len, char *want, size_t want_len) {
+    snprintf(script, script_len,
+             "const n = %ld; let sum = 0;\n"
+             "for (let k = 1; k <= 100; k++) sum += k * n;\n"
+             "print(JSON.stringify({ request: n, sum, words: 'packr runs quickjs'.split(' ').map(w => w.length) }));\n",
+             i);
+    snprintf(want, want_len, "{\"request\":%ld,\"sum\":%ld,\"words\":[5,4,7]}\n", i, 5050 * i);
+}
+
+static int run_js_section(const char *dir, long requests, uint64_t *times) {
+    int ok = 0;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/quickjs.wasm", dir);
+    size_t len = 0;
+    uint8_t *wasm = read_file(path, &len);
+    packr_host *host = NULL;
+    packr_config *config = NULL;
+    packr_runtime *base = NULL, *rt = NULL;
+    packr_module *module = NULL;
+    packr_instance_config *request = NULL;
+    packr_instance *inst = NULL;
+    packr_bytes out = {NULL, 0};
+    const char *argv[] = {"qjs"};
+    if (!wasm || !check(packr_host_new(&host), "packr_host_new") || !check(packr_host_define_wasi(host), "packr_host_define_wasi") ||
+        !check(packr_config_new(&config), "packr_config_new") || !check(packr_config_set_pooling(config, true), "pooling") ||
+        !check(packr_config_set_pool_instances(config, 16), "pool instances") ||
+        !check(packr_config_set_pool_memory_bytes(config, 64 << 20), "pool memory bytes") ||
+        !check(packr_runtime_new_with_config(config, &base), "packr_runtime_new_with_config") ||
+        !check(packr_runtime_new_with_host(base, host, &rt), "packr_runtime_new_with_host") ||
+        !check(packr_instance_config_new(&request), "packr_instance_config_new") ||
+        !check(packr_instance_config_set_wasi_args(request, argv, 1), "set_wasi_args") ||
+        !check(packr_instance_config_set_wasi_stdout(request, PACKR_WASI_CAPTURE), "set_wasi_stdout"))
+        goto out;
+
+    uint64_t t0 = now_ns();
+    if (!check(packr_module_load(rt, wasm, len, &module), "packr_module_load (quickjs.wasm)"))
+        goto out;
+    uint64_t compile_ns = now_ns() - t0;
+
+    char script[512], want[128], first[128] = "";
+    for (long i = 0; i < requests; i++) {
+        js_request(i, script, sizeof script, want, sizeof want);
+        if (!check(packr_instance_config_set_wasi_stdin(request, (const uint8_t *)script, strlen(script)), "set_wasi_stdin"))
+            goto out;
+        int32_t exit_code = -1;
+        uint64_t t = now_ns();
+        if (!check(packr_module_instantiate_with(module, request, NULL, &inst), "instantiate quickjs") ||
+            !check(packr_instance_run(inst, &exit_code), "packr_instance_run") ||
+            !check(packr_instance_wasi_output(inst, 1, &out), "packr_instance_wasi_output"))
+            goto out;
+        packr_instance_free(inst);
+        inst = NULL;
+        times[i] = now_ns() - t;
+        if (exit_code != 0 || out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+            fprintf(stderr, "error: request %ld exited %d and printed %.*s, expected %s", i, (int)exit_code, (int)out.len,
+                    out.len ? (const char *)out.data : "", want);
+            goto out;
+        }
+        if (i == 0) snprintf(first, sizeof first, "%.*s", (int)out.len - 1, (const char *)out.data);
+        packr_bytes_free(&out);
+    }
+    qsort(times, (size_t)requests, sizeof *times, cmp_u64);
+    uint64_t median = times[requests / 2];
+    char a[32], b[32], c[32], d[32];
+    printf("\nWASI: quickjs.wasm (QuickJS, %zu bytes, a wasm32-wasi command) compiled once in %s;\n"
+           "%ld requests, each a fresh instance from the cache with its own program on stdin and its\n"
+           "stdout captured; request 0 printed %s\n",
+           len, fmt_duration(compile_ns, a, sizeof a), requests, first);
+    printf("  spawn + run + output, median %s, p99 %s\n", fmt_duration(median, b, sizeof b),
+           fmt_duration(times[(size_t)requests * 99 / 100], c, sizeof c));
+    printf("  without the cache every request would compile first: %s each, %.0f x the cached request\n",
+           fmt_duration(compile_ns + median, d, sizeof d), (double)(compile_ns + median) / (double)(median + 1));
+    ok = 1;
+out:
+    packr_bytes_free(&out);
+    packr_instance_free(inst);
+    packr_instance_config_free(request);
+    packr_module_free(module);
+    packr_runtime_free(rt);
+    packr_runtime_free(base);
+    packr_config_free(config);
+    packr_host_free(host);
+    free(wasm);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
     const char *wasm_path = argc > 1 ? argv[1] : DEFAULT_WASM;
@@ -522,6 +619,9 @@ int main(int argc, char **argv) {
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
     if (!run_host_section(plain, dir, spawns, times))
+        goto out;
+    const char *no_wasi = getenv("PACKR_DEMO_NO_WASI");
+    if ((no_wasi == NULL || strcmp(no_wasi, "1") != 0) && !run_js_section(dir, spawns < 500 ? spawns : 500, times))
         goto out;
 
     exit_code = 0;
