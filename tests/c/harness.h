@@ -91,6 +91,30 @@ static inline packr_module *harness_load(const packr_runtime *runtime, const cha
     return module;
 }
 
+/* Compiles build/guest/NAME (or $PACKR_GUESTS/NAME), a guest guest/build.sh builds, failing
+ * the whole test program if it is missing or does not compile. */
+static inline packr_module *harness_load_guest(const packr_runtime *runtime, const char *name) {
+    const char *dir = getenv("PACKR_GUESTS");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : "build/guest", name);
+    FILE *probe = fopen(path, "rb");
+    if (probe == NULL) {
+        fprintf(stderr, "%s is missing: run `make guest`\n", path);
+        exit(2);
+    }
+    fclose(probe);
+    size_t len = 0;
+    unsigned char *code = harness_read_file(path, &len);
+    packr_module *module = NULL;
+    packr_status status = packr_module_load(runtime, code, len, &module);
+    free(code);
+    if (status != PACKR_OK) {
+        fprintf(stderr, "load of %s failed: %s: %s\n", path, packr_status_name(status), packr_last_error());
+        exit(2);
+    }
+    return module;
+}
+
 static inline packr_val harness_i32(int32_t v) {
     packr_val val;
     val.kind = PACKR_I32;

@@ -34,23 +34,6 @@ static packr_status transform(void *env, packr_caller *caller, const uint8_t *in
     return status;
 }
 
-static packr_module *load_pack(const packr_runtime *runtime) {
-    const char *dir = getenv("PACKR_GUESTS");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/pack.wasm", dir != NULL ? dir : "build/guest");
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "%s is missing: run `make guest`\n", path);
-        exit(2);
-    }
-    size_t len = 0;
-    unsigned char *code = harness_read_file(path, &len);
-    packr_module *module = NULL;
-    CHECK_OK(packr_module_load(runtime, code, len, &module));
-    free(code);
-    if (module == NULL) exit(2);
-    return module;
-}
-
 static int32_t alloc_count(packr_instance *instance) {
     packr_val result = harness_i32(-1);
     CHECK_OK(packr_instance_call(instance, "alloc_count", NULL, 0, &result, 1));
@@ -191,7 +174,7 @@ int main(void) {
     CHECK_OK(packr_runtime_new(&plain));
     CHECK_OK(packr_runtime_new_with_host(plain, host, &runtime));
     packr_host_free(host);
-    packr_module *module = load_pack(runtime);
+    packr_module *module = harness_load_guest(runtime, "pack.wasm");
     packr_instance *instance = NULL;
     CHECK_OK(packr_module_instantiate(module, &instance));
     test_round_trips(instance);

@@ -10,27 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *guests(void) {
-    const char *dir = getenv("PACKR_GUESTS");
-    return dir != NULL ? dir : "build/guest";
-}
-
-static packr_module *load_guest(const packr_runtime *runtime, const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", guests(), name);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "%s is missing: run `make guest`\n", path);
-        exit(2);
-    }
-    size_t len = 0;
-    unsigned char *code = harness_read_file(path, &len);
-    packr_module *module = NULL;
-    CHECK_OK(packr_module_load(runtime, code, len, &module));
-    free(code);
-    if (module == NULL) exit(2);
-    return module;
-}
-
 /* One run of a command: its status, exit code, and captured stdout and stderr (as
  * NUL-terminated strings the caller frees with run_free). */
 typedef struct {
@@ -302,9 +281,9 @@ int main(void) {
     CHECK_OK(packr_runtime_new_with_host(plain, host, &runtime));
     packr_host_free(host);
 
-    packr_module *probe = load_guest(runtime, "wasi_probe.wasm");
-    packr_module *reactor = load_guest(runtime, "wasi_reactor.wasm");
-    packr_module *quickjs = load_guest(runtime, "quickjs.wasm");
+    packr_module *probe = harness_load_guest(runtime, "wasi_probe.wasm");
+    packr_module *reactor = harness_load_guest(runtime, "wasi_reactor.wasm");
+    packr_module *quickjs = harness_load_guest(runtime, "quickjs.wasm");
     test_args_env_stdin_streams(probe);
     test_files(probe);
     test_clock_random_exit_flood(probe);
