@@ -1264,6 +1264,8 @@ packr_status packr_instance_call_bytes(struct packr_instance *instance, const ch
 /**
  * Runs the WASI command module's `_start` and writes its exit code to `*exit_code_out`: 0
  * when `_start` returns, `n` when the guest calls `proc_exit(n)`; both are `PACKR_OK`.
+ * WASI allows exit codes 0 to 125: `proc_exit` with a larger one traps (`PACKR_ERR_TRAP`,
+ * `exit with invalid exit status`).
  * Arguments, environment, streams and directories come from the instance config. Works
  * without WASI as well, for any module exporting a `_start` of no parameters and results.
  *
