@@ -9,6 +9,7 @@ package packr
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"runtime/cgo"
 	"strings"
@@ -112,6 +113,40 @@ func packrGoHostCallback(env C.uintptr_t, caller *C.packr_caller, args *C.packr_
 		return hostFailed(caller, err, err.Error())
 	}
 	return C.PACKR_OK
+}
+
+// packrGoBytesCallback serves one call of a Go bytes function (DefineBytes); the rules
+// are packrGoHostCallback's.
+//
+//export packrGoBytesCallback
+func packrGoBytesCallback(env C.uintptr_t, caller *C.packr_caller, input *C.uint8_t, n C.size_t) (status C.packr_status) {
+	def := defs.get(uintptr(env))
+	c := &Caller{ptr: caller}
+	defer func() {
+		c.ptr = nil
+		if r := recover(); r != nil {
+			status = hostFailed(caller, hostPanic{r}, fmt.Sprint("panic: ", r))
+		}
+	}()
+	in := []byte{}
+	if n > 0 {
+		in = unsafe.Slice((*byte)(unsafe.Pointer(input)), int(n)) // packr's copy: no other
+	}
+	out, err := def.bytes(c, in)
+	if err != nil {
+		if errors.Is(err, ErrGuest) {
+			return C.PACKR_ERR_GUEST
+		}
+		return hostFailed(caller, err, err.Error())
+	}
+	if len(out) == 0 {
+		return C.PACKR_OK
+	}
+	st, err := c.returnBytes(out)
+	if st == C.PACKR_OK || st == C.PACKR_ERR_GUEST {
+		return st
+	}
+	return hostFailed(caller, err, err.Error())
 }
 
 // hostPanic carries a recovered panic value to the goroutine that re-raises it.

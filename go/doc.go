@@ -11,8 +11,9 @@
 // one goroutine at a time; an overlapping call fails with ErrBusy.
 //
 // Failures are *Error values carrying the core's status and message; test them with
-// errors.Is against ErrTrap, ErrEngineMismatch, ErrHost and the other sentinels. Methods
-// called after Close return ErrClosed.
+// errors.Is against ErrTrap, ErrEngineMismatch, ErrHost and the other sentinels. A call
+// the guest ended with WASI's proc_exit is an *ExitError carrying the code (and
+// errors.Is(err, ErrExit)). Methods called after Close return ErrClosed.
 //
 // The cache pattern: compile once, keep a clone, and on each hit wrap the cached module
 // into the runtime serving the request (any runtime sharing the engine):
@@ -76,7 +77,7 @@
 //
 // A host function runs on the goroutine that called into the instance. An error it
 // returns, or a panic, makes the guest trap: the call that entered wasm (Call, CallFunc,
-// Instantiate for a start function) returns an *Error with ErrHost whose message is
+// CallBytes, Run, Instantiate for a start function) returns an *Error with ErrHost whose message is
 // packr's ("host function env::log failed: " and the error's text), and errors.Is and
 // errors.As reach the returned error through it; a panic is re-raised with its value on
 // the calling goroutine instead. The failure travels in the instance's own state (its host
@@ -112,6 +113,53 @@
 //
 // Calls on an instance whose runtime has no host functions cannot reach Go, and skip the
 // preparations cgo makes for callbacks.
+//
+// # WASI
+//
+// Host.DefineWASI makes a host's runtimes serve WASI preview 1; InstanceConfig.WASI gives
+// each instance its own arguments, environment, stdin, output streams and preopened
+// directories (a WASIConfig, only read at instantiation, so one serves many instances).
+// Instance.Run runs a command's _start and returns its exit code; a captured stream is
+// taken out with Instance.Stdout and Stderr, and what a full capture dropped is counted by
+// StdoutDropped and StderrDropped. A reactor's _initialize runs at instantiation.
+//
+//	host.DefineWASI()
+//	rt, _ := packr.NewRuntimeWithHost(base, host)
+//	m, _ := rt.Wrap(cachedJS) // compiled once
+//	inst, err := m.InstantiateWith(packr.InstanceConfig{WASI: &packr.WASIConfig{
+//		Args:     []string{"qjs"},
+//		Env:      []string{"LANG=C"}, // in order, as in os/exec
+//		Stdin:    []byte("print(1+2)"),
+//		Stdout:   packr.WASICapture,
+//		Stderr:   packr.WASIDiscard,
+//		Preopens: []packr.Preopen{{HostPath: dir, GuestPath: "/data"}}, // read-only
+//	}})
+//	if err != nil { ... }
+//	defer inst.Close()
+//	code, err := inst.Run() // 0, or the guest's proc_exit code
+//	out, _ := inst.Stdout() // "3\n"
+//
+// WASI options on a runtime whose host does not serve WASI are ErrInvalidArgument. A guest
+// calling proc_exit during Call (not Run) makes the call return an *ExitError.
+//
+// # The pack convention
+//
+// Instance.CallBytes and CallFuncBytes call an export in upstream packr's pack calling
+// convention, bytes in and bytes out: the guest exports memory, __pack_alloc and
+// __pack_free, and the export has the type (in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32)
+// -> i32. A guest's own error (it returned -1 with a message) is ErrGuest with that
+// message. Host.DefineBytes serves an import of that type with a Go
+// func(c *Caller, in []byte) ([]byte, error); returning an error wrapping ErrGuest makes
+// the import return -1 to the guest, and other errors fail the call as for Define:
+//
+//	host.DefineBytes("host", "transform", func(c *packr.Caller, in []byte) ([]byte, error) {
+//		if len(in) == 0 {
+//			return nil, packr.ErrGuest // the guest sees -1
+//		}
+//		return bytes.ToUpper(in), nil // in is valid only during the call
+//	})
+//	upper, _ := cached.Func("via_host")
+//	out, err := inst.CallFuncBytes(upper, payload) // payload is read in place
 //
 // By default the package links the library built in this repository
 // (cargo build --release); build with -tags packr_pkgconfig to find an installed packr

@@ -5,6 +5,8 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"unsafe"
 )
 
@@ -27,6 +29,8 @@ const (
 	StatusPoolExhausted   int32 = C.PACKR_ERR_POOL_EXHAUSTED
 	StatusResource        int32 = C.PACKR_ERR_RESOURCE
 	StatusHost            int32 = C.PACKR_ERR_HOST
+	StatusExit            int32 = C.PACKR_ERR_EXIT
+	StatusGuest           int32 = C.PACKR_ERR_GUEST
 )
 
 // Error is a failed packr operation: the status the core returned (or the one this
@@ -40,6 +44,9 @@ const (
 // failed: " and the error's text, then the wasm backtrace), and whose Unwrap returns the
 // error the Go func returned: errors.Is and errors.As reach it (and whatever it wraps)
 // through the *Error.
+//
+// A pack call whose guest failed is an *Error with StatusGuest (ErrGuest), and one the
+// guest ended with proc_exit is an *ExitError wrapping an *Error with StatusExit.
 type Error struct {
 	Status     int32  // a Status* constant
 	StatusName string // such as "PACKR_ERR_TRAP", or "UNKNOWN"
@@ -84,6 +91,8 @@ var (
 	ErrPoolExhausted   = newError(StatusPoolExhausted, "")
 	ErrResource        = newError(StatusResource, "")
 	ErrHost            = newError(StatusHost, "")
+	ErrExit            = newError(StatusExit, "")  // also an *ExitError when a call ended this way
+	ErrGuest           = newError(StatusGuest, "") // a pack call's guest failed; see also Host.DefineBytes
 )
 
 // ErrClosed is returned by any method of a Runtime, Module, Instance, Host or Func after
@@ -109,5 +118,49 @@ func checkErr(st C.packr_status, msg *C.char) *Error {
 		m = C.GoString(msg)
 		C.free(unsafe.Pointer(msg))
 	}
+	if st == C.PACKR_ERR_INVALID_ARGUMENT || st == C.PACKR_ERR_LINK {
+		m = goNames.Replace(m)
+	}
 	return newError(int32(st), m)
+}
+
+// goNames rewrites the C names packr's messages suggest into this package's. Only
+// INVALID_ARGUMENT and LINK messages name them (other messages may quote guest text).
+var goNames = strings.NewReplacer(
+	"packr_host_define_wasi", "Host.DefineWASI",
+	"set PACKR_WASI_CAPTURE on its instance config", "set WASICapture in its WASIConfig",
+	"PACKR_WASI_INHERIT", "WASIInherit",
+	"PACKR_WASI_DISCARD", "WASIDiscard",
+	"PACKR_WASI_CAPTURE", "WASICapture",
+)
+
+// ExitError is the error of a call that ended because the guest called WASI's proc_exit
+// (outside Instance.Run, which returns the code instead): Code is what the guest passed.
+// It unwraps to an *Error with StatusExit (message "the guest exited with code N"), so
+// errors.Is(err, ErrExit) holds, and errors.As reaches both:
+//
+//	var exit *packr.ExitError
+//	if errors.As(err, &exit) { log.Printf("guest exited with %d", exit.Code) }
+//
+// Instantiation that exits (a start function or a reactor's _initialize calling
+// proc_exit), and Caller.Call from inside a host function, give a plain *Error with
+// StatusExit instead: packr reports no code there.
+type ExitError struct {
+	Code int
+	err  *Error
+}
+
+func (e *ExitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("packr: PACKR_ERR_EXIT: the guest exited with code %d", e.Code)
+	}
+	return e.err.Error()
+}
+
+// Unwrap returns the *Error with StatusExit.
+func (e *ExitError) Unwrap() error {
+	if e.err == nil {
+		return ErrExit
+	}
+	return e.err
 }

@@ -230,7 +230,7 @@ func callTyped[R result](inst *Instance, f *Func, args *C.packr_go_vals4, nargs 
 	runtime.KeepAlive(inst)
 	runtime.KeepAlive(f)
 	if st != C.PACKR_OK {
-		return r, inst.state.finish(st, funcErr(st, msg))
+		return r, inst.failed(st, funcErr(st, msg))
 	}
 	if has {
 		r = *(*R)(unsafe.Pointer(&result.of))

@@ -92,6 +92,7 @@ type UntypedFunc func(c *Caller, args, results []Value) error
 type hostDef struct {
 	qualified   string      // module::name, for messages
 	fn          UntypedFunc // the adapter: decodes args, runs the Go func, encodes results
+	bytes       BytesFunc   // instead of fn, for DefineBytes
 	wantsCaller bool        // whether fn needs a *Caller (typed funcs without one do not)
 }
 
@@ -107,13 +108,13 @@ type hostDef struct {
 // ErrTypeMismatch naming the offending parameter or result.
 //
 // Each call from wasm runs fn on the goroutine that called into the instance (Call,
-// CallFunc, Instantiate's start function), so a host function shared by many instances may
-// run on several goroutines at once. A non-nil error returned by fn, or a panic in it,
-// makes the guest trap: the call that entered wasm returns an *Error with ErrHost whose
-// message is "host function MODULE::NAME failed: " and the error's text (for a panic,
-// "panic: " and the value), and which unwraps to the returned error; a panic is
-// re-raised, with the same value, on the goroutine that made the call, once packr has
-// returned. The instance stays usable. fn must not call runtime.Goexit (t.FailNow and
+// CallFunc, CallBytes, Run, Instantiate's start function), so a host function shared by
+// many instances may run on several goroutines at once. A non-nil error returned by fn,
+// or a panic in it, makes the guest trap: the call that entered wasm returns an *Error
+// with ErrHost whose message is "host function MODULE::NAME failed: " and the error's
+// text (for a panic, "panic: " and the value), and which unwraps to the returned error; a
+// panic is re-raised, with the same value, on the goroutine that made the call, once packr
+// has returned. The instance stays usable. fn must not call runtime.Goexit (t.FailNow and
 // friends) nor keep the *Caller after it returns.
 //
 // Calls do not use reflection for the shapes of most imports, each with or without the

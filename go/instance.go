@@ -158,7 +158,8 @@ func (i *Instance) FuncSignature(name string) (Signature, error) {
 // ErrInvalidArgument if it does not fit. Any other Go type fails with ErrTypeMismatch.
 // Results are int32, int64, float32, float64 or Vec128. A trap is ErrTrap and leaves the
 // instance usable. A failed host function is ErrHost, unwrapping to the Go error it
-// returned; a host function's panic is re-raised here (see Host.Define).
+// returned; a host function's panic is re-raised here (see Host.Define). A guest that
+// calls WASI's proc_exit ends the call with an *ExitError carrying its code.
 //
 // For calls on a hot path, resolve the export once with Module.Func and call it with
 // CallFunc or the typed CallFunc0..CallFunc4, which skip the name lookup and (the typed
@@ -280,9 +281,9 @@ func (i *Instance) callValues(cname []byte, f *C.packr_func, args, results []Val
 		return nil
 	}
 	if f != nil {
-		return i.state.finish(st, funcErr(st, msg))
+		return i.failed(st, funcErr(st, msg))
 	}
-	return i.state.finish(st, checkErr(st, msg))
+	return i.failed(st, checkErr(st, msg))
 }
 
 // memoryName is name NUL-terminated in buf when it fits (else on the heap), for the

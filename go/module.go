@@ -215,9 +215,16 @@ func (m *Module) Instantiate() (*Instance, error) {
 }
 
 // InstanceConfig holds the per-instance settings of Module.InstantiateWith. Its zero value
-// gives what Instantiate gives; later settings (WASI, limits) join it, each defaulting to
+// gives what Instantiate gives; later settings (limits) join it, each defaulting to
 // today's behaviour.
 type InstanceConfig struct {
+	// WASI, when not nil, sets the instance's WASI preview 1 context: arguments,
+	// environment, streams and directories (see WASIConfig). It needs a runtime whose host
+	// serves WASI (Host.DefineWASI), else instantiation is ErrInvalidArgument. nil gives
+	// such a runtime's instances WASIConfig's defaults. It is only read during
+	// InstantiateWith, so one WASIConfig may serve many instances.
+	WASI *WASIConfig
+
 	// Data is the host's value for this instance, returned by Instance.Data and, inside
 	// host functions, Caller.Data. packr only hands it back; the host decides which
 	// goroutines may touch what it points to (host functions run on the goroutine that
@@ -226,7 +233,9 @@ type InstanceConfig struct {
 	Data any
 }
 
-// InstantiateWith is Instantiate with the settings in cfg, such as the instance's data.
+// InstantiateWith is Instantiate with the settings in cfg, such as the instance's data and
+// its WASI context. A WASIConfig setting packr refuses fails here: ErrInvalidArgument
+// naming the field, or ErrNotFound for a preopen whose host directory does not exist.
 func (m *Module) InstantiateWith(cfg InstanceConfig) (*Instance, error) {
 	return m.instantiate(cfg, true)
 }
@@ -237,13 +246,21 @@ func (m *Module) instantiate(cfg InstanceConfig, withState bool) (*Instance, err
 	if m.ptr == nil {
 		return nil, ErrClosed
 	}
+	var ccfg *C.packr_instance_config
+	if cfg.WASI != nil {
+		var err error
+		if ccfg, err = cfg.WASI.cConfig(); err != nil {
+			return nil, err
+		}
+		defer C.packr_instance_config_free(ccfg)
+	}
 	var state *instState
 	var h cgo.Handle
 	if withState {
 		state = &instState{data: cfg.Data, info: m.info}
 		h = newHandle(state)
 	}
-	r := C.packr_go_module_instantiate_with(m.ptr, C.uintptr_t(h))
+	r := C.packr_go_module_instantiate_with(m.ptr, ccfg, C.uintptr_t(h))
 	runtime.KeepAlive(m)
 	if r.st != C.PACKR_OK {
 		err := checkErr(r.st, r.err)

@@ -151,9 +151,9 @@ typedef struct {
   packr_instance *instance;
 } packr_go_instantiate_ret;
 
-static inline packr_go_instantiate_ret packr_go_module_instantiate_with(const packr_module *m, uintptr_t data) {
+static inline packr_go_instantiate_ret packr_go_module_instantiate_with(const packr_module *m, const packr_instance_config *config, uintptr_t data) {
   packr_go_instantiate_ret r = {0, NULL, NULL};
-  r.st = packr_module_instantiate_with(m, NULL, (void *)data, &r.instance);
+  r.st = packr_module_instantiate_with(m, config, (void *)data, &r.instance);
   r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
   return r;
 }
@@ -231,6 +231,42 @@ static inline packr_go_ret packr_go_caller_call_heap(packr_caller *c, const char
   return packr_go_ret_of(packr_caller_call(c, name, args, nargs, results, nresults));
 }
 
+/* ---- Pack calls and WASI runs: they may run callbacks too ---- */
+
+typedef struct {
+  packr_status st;
+  char *err;
+  packr_bytes out;
+} packr_go_bytes_ret;
+
+/* A pack call of `f`, or else of the export `name`. `input` is Go memory (pinned by cgo for
+ * the call; this is not noescape). */
+static inline packr_go_bytes_ret packr_go_call_bytes(packr_instance *in, const packr_func *f, const char *name, const uint8_t *input, size_t len) {
+  packr_go_bytes_ret r = {0, NULL, {NULL, 0}};
+  r.st = f != NULL ? packr_instance_call_func_bytes(in, f, input, len, &r.out)
+                   : packr_instance_call_bytes(in, name, input, len, &r.out);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+typedef struct {
+  packr_status st;
+  char *err;
+  int32_t code;
+} packr_go_run_ret;
+
+static inline packr_go_run_ret packr_go_instance_run(packr_instance *in) {
+  packr_go_run_ret r = {0, NULL, 0};
+  r.st = packr_instance_run(in, &r.code);
+  r.err = r.st == PACKR_OK ? NULL : packr_go_errdup();
+  return r;
+}
+
+/* From inside a bytes callback: the guest's __pack_alloc runs, which may call imports. */
+static inline packr_go_ret packr_go_caller_return_bytes(packr_caller *c, const uint8_t *bytes, size_t len) {
+  return packr_go_ret_of(packr_caller_return_bytes(c, bytes, len));
+}
+
 /* Freeing a host, runtime, module or instance may run a definition's finalizer (Go), so
  * these are not nocallback either; they take no Go pointers. */
 
@@ -258,8 +294,22 @@ static inline packr_status packr_go_host_set_unknown_imports_trap(packr_host *h,
 }
 
 /* On failure packr runs the finalizer before returning (the handle is deleted). */
+extern packr_status packrGoBytesCallback(uintptr_t env, packr_caller *caller, uint8_t *input, size_t len);
+
+static inline packr_status packr_go_bytes_callback(void *env, packr_caller *caller, const uint8_t *input, size_t len) {
+  return packrGoBytesCallback((uintptr_t)env, caller, (uint8_t *)input, len);
+}
+
 static inline packr_go_ret packr_go_host_define_func(packr_host *h, const char *module, const char *name, const packr_valkind *params, size_t nparams, const packr_valkind *results, size_t nresults, uintptr_t env) {
   return packr_go_ret_of(packr_host_define_func(h, module, name, params, nparams, results, nresults, packr_go_callback, (void *)env, packr_go_finalizer));
+}
+
+static inline packr_go_ret packr_go_host_define_bytes(packr_host *h, const char *module, const char *name, uintptr_t env) {
+  return packr_go_ret_of(packr_host_define_bytes(h, module, name, packr_go_bytes_callback, (void *)env, packr_go_finalizer));
+}
+
+static inline packr_status packr_go_host_define_wasi(packr_host *h, char **err) {
+  PACKR_GO_SHIM(packr_host_define_wasi(h));
 }
 
 static inline packr_status packr_go_runtime_new_with_host(const packr_runtime *base, const packr_host *h, packr_runtime **out, char **err) {
@@ -324,6 +374,50 @@ static inline packr_status packr_go_func_signature(const packr_func *f, packr_fu
 
 static inline packr_status packr_go_caller_func_signature(packr_caller *c, const char *name, packr_func_signature *out, char **err) {
   PACKR_GO_SHIM(packr_caller_func_signature(c, name, out));
+}
+
+/* Instance configs (WASI options). */
+
+static inline packr_status packr_go_instance_config_new(packr_instance_config **out, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_new(out));
+}
+
+static inline packr_status packr_go_instance_config_set_wasi_args(packr_instance_config *c, const char *const *argv, size_t argc, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_wasi_args(c, argv, argc));
+}
+
+static inline packr_status packr_go_instance_config_set_wasi_env(packr_instance_config *c, const char *const *names, const char *const *values, size_t n, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_wasi_env(c, names, values, n));
+}
+
+static inline packr_status packr_go_instance_config_set_wasi_stdin(packr_instance_config *c, const uint8_t *bytes, size_t len, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_wasi_stdin(c, bytes, len));
+}
+
+static inline packr_status packr_go_instance_config_set_wasi_stdout(packr_instance_config *c, packr_wasi_output mode, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_wasi_stdout(c, mode));
+}
+
+static inline packr_status packr_go_instance_config_set_wasi_stderr(packr_instance_config *c, packr_wasi_output mode, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_wasi_stderr(c, mode));
+}
+
+static inline packr_status packr_go_instance_config_set_wasi_capture_limit(packr_instance_config *c, size_t bytes, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_wasi_capture_limit(c, bytes));
+}
+
+static inline packr_status packr_go_instance_config_wasi_preopen_dir(packr_instance_config *c, const char *host, const char *guest, bool writable, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_wasi_preopen_dir(c, host, guest, writable));
+}
+
+/* Captured WASI output. */
+
+static inline packr_status packr_go_instance_wasi_output(const packr_instance *in, int32_t fd, packr_bytes *out, char **err) {
+  PACKR_GO_SHIM(packr_instance_wasi_output(in, fd, out));
+}
+
+static inline packr_status packr_go_instance_wasi_dropped(const packr_instance *in, int32_t fd, uint64_t *out, char **err) {
+  PACKR_GO_SHIM(packr_instance_wasi_dropped(in, fd, out));
 }
 
 #endif
