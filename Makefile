@@ -59,12 +59,15 @@ test: deps lib guest test-rust test-header-alone test-c test-cpp test-go test-py
 test-rust:
 	$(CARGO) test --locked
 
-# The header compiles on its own, as C99 and as C++11, with warnings as errors.
+# The header compiles on its own, as C99 and as C++11, with warnings as errors; so does
+# packr.hpp as C++17.
 test-header-alone: | $(BUILD)
 	printf '#include "packr.h"\nint main(void) { return packr_version() == 0; }\n' > $(BUILD)/header_alone.c
 	$(CC) $(CWARN) -Iinclude $(BUILD)/header_alone.c -c -o $(BUILD)/header_alone.o
 	cp $(BUILD)/header_alone.c $(BUILD)/header_alone.cpp
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude $(BUILD)/header_alone.cpp -c -o $(BUILD)/header_alone_cpp.o
+	printf '#include "packr.hpp"\nint main() { return packr::version().empty(); }\n' > $(BUILD)/hpp_alone.cpp
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude $(BUILD)/hpp_alone.cpp -c -o $(BUILD)/hpp_alone.o
 
 $(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h tests/c/case_host.h include/packr.h | $(BUILD)
 	$(CC) $(CWARN) -g -Iinclude $< $(LINK) -o $@

@@ -21,6 +21,9 @@
  *    type reaches the caller of call(). It is kept in the instance's own state, never in a
  *    global or thread_local slot; packr's message for the failure (the function's name and
  *    a wasm backtrace) is Instance::last_host_error().
+ *  - Bytes that packr hands out (pack-call output, captured WASI output) are copied into a
+ *    std::vector<uint8_t> or std::string and packr's buffer is freed at once
+ *    (packr_bytes_free), whatever happens.
  *  - Thread rules are packr's: Runtime and Module objects may be used by many threads at
  *    once (const member functions only; assigning to or destroying an object while another
  *    thread uses it is a data race, as for any C++ object). An Instance is used by one
@@ -41,6 +44,7 @@
 #include <exception>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -203,6 +207,33 @@ public:
     explicit HostError(const std::string &m) : Error(PACKR_ERR_HOST, m) {}
 };
 
+/// PACKR_ERR_EXIT: the guest called WASI's `proc_exit` during a call (Instance::run reports
+/// an exit as its return value instead); the message is `the guest exited with code N`.
+/// exit_code() is N when the call was made on an Instance (or through a Func), read from
+/// packr_instance_exit_code; it is empty where packr has no instance to ask (an exit during
+/// instantiation, or in a Caller::call, or an ExitError made by throw_status).
+class ExitError : public Error {
+public:
+    explicit ExitError(const std::string &m, std::optional<int32_t> code = std::nullopt)
+        : Error(PACKR_ERR_EXIT, m), code_(code) {}
+    /// The code the guest passed to `proc_exit`, when known (see above).
+    std::optional<int32_t> exit_code() const noexcept { return code_; }
+
+private:
+    std::optional<int32_t> code_;
+};
+
+/// PACKR_ERR_GUEST: a pack call's guest returned an error (-1), whose message follows
+/// `the guest's EXPORT failed: `, or broke the pack convention (another return code, a
+/// failed `__pack_alloc`); the message says which.
+///
+/// Also what a bytes host function (Host::define_bytes) throws to refuse a request: the
+/// import then returns -1 to the guest, which handles the error itself.
+class GuestError : public Error {
+public:
+    explicit GuestError(const std::string &m) : Error(PACKR_ERR_GUEST, m) {}
+};
+
 /// Throws the Error subclass for `status` with `message`. The one place statuses become
 /// exception types. `status` must not be PACKR_OK. A status this header does not know is
 /// thrown as a plain Error, never as the wrong subclass.
@@ -223,22 +254,81 @@ public:
     case PACKR_ERR_POOL_EXHAUSTED: throw PoolExhaustedError(message);
     case PACKR_ERR_RESOURCE: throw ResourceError(message);
     case PACKR_ERR_HOST: throw HostError(message);
+    case PACKR_ERR_EXIT: throw ExitError(message);
+    case PACKR_ERR_GUEST: throw GuestError(message);
     default: throw Error(status, message);
     }
 }
 
+namespace detail {
+// packr_last_error(), with the C names its advice gives spelled as this header spells them.
+// Only INVALID_ARGUMENT and LINK messages give such advice (others may quote guest text).
+inline std::string last_error(packr_status status) {
+    std::string message = packr_last_error();
+    if (status != PACKR_ERR_INVALID_ARGUMENT && status != PACKR_ERR_LINK) return message;
+    static const char *const names[][2] = {
+        {"packr_host_define_wasi", "Host::define_wasi"},
+        {"set PACKR_WASI_CAPTURE on its instance config", "set WasiOutput::Capture in its InstanceConfig"},
+        {"PACKR_WASI_INHERIT", "WasiOutput::Inherit"},
+        {"PACKR_WASI_DISCARD", "WasiOutput::Discard"},
+        {"PACKR_WASI_CAPTURE", "WasiOutput::Capture"},
+    };
+    for (const auto &name : names) {
+        const std::string from = name[0];
+        for (std::size_t at = message.find(from); at != std::string::npos; at = message.find(from, at)) {
+            message.replace(at, from.size(), name[1]);
+            at += std::strlen(name[1]);
+        }
+    }
+    return message;
+}
+}  // namespace detail
+
 /// Returns if `status` is PACKR_OK; otherwise throws for it with packr_last_error(), which
 /// must therefore be called right after the packr function that returned `status`, on the
-/// same thread, with no packr call in between.
+/// same thread, with no packr call in between. Advice in the message that names C functions
+/// or constants names this header's instead (Host::define_wasi, WasiOutput::Capture).
 inline void check(packr_status status) {
     if (status != PACKR_OK) {
-        throw_status(status, packr_last_error());
+        throw_status(status, detail::last_error(status));
     }
 }
 
 namespace detail {
 // packr takes NUL-terminated names; a string_view need not be one.
 inline std::string c_name(std::string_view name) { return std::string(name); }
+
+// A contiguous container of bytes: data() of 1-byte elements and a size() (std::string,
+// std::vector<uint8_t>, std::array<uint8_t, N>, std::span<const std::byte>, ...).
+template <class B, class = void> struct is_bytes : std::false_type {};
+template <class B>
+struct is_bytes<B, std::enable_if_t<sizeof(*std::declval<const B &>().data()) == 1 &&
+                                    std::is_convertible_v<decltype(std::declval<const B &>().size()),
+                                                          std::size_t>>> : std::true_type {};
+template <class B> constexpr bool is_bytes_v = is_bytes<B>::value;
+
+template <class B> const uint8_t *bytes_data(const B &b) noexcept {
+    return reinterpret_cast<const uint8_t *>(b.data());
+}
+
+// A packr_bytes that packr writes (pass out()), freed with packr_bytes_free however the
+// scope ends.
+class OwnedBytes {
+public:
+    OwnedBytes() noexcept = default;
+    OwnedBytes(const OwnedBytes &) = delete;
+    OwnedBytes &operator=(const OwnedBytes &) = delete;
+    ~OwnedBytes() { packr_bytes_free(&raw_); }
+
+    packr_bytes *out() noexcept { return &raw_; }
+    std::vector<uint8_t> vector() const { return std::vector<uint8_t>(raw_.data, raw_.data + raw_.len); }
+    std::string string() const {
+        return raw_.len == 0 ? std::string() : std::string(reinterpret_cast<const char *>(raw_.data), raw_.len);
+    }
+
+private:
+    packr_bytes raw_{nullptr, 0};
+};
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------
@@ -563,9 +653,11 @@ inline InstanceState *state_of(const packr_caller *caller) noexcept {
 
 // Throws for a failed call into wasm (`status` != PACKR_OK), reading packr_last_error()
 // first. A PACKR_ERR_HOST failure whose callback threw rethrows that same exception; one
-// without a stored exception (or without state) throws HostError with packr's message.
-[[noreturn]] inline void throw_call_failure(packr_status status, InstanceState *state) {
-    std::string message = packr_last_error();
+// without a stored exception (or without state) throws HostError with packr's message. A
+// PACKR_ERR_EXIT failure on `instance` (NULL where there is none yet) carries the code.
+[[noreturn]] inline void throw_call_failure(packr_status status, InstanceState *state,
+                                            const packr_instance *instance) {
+    std::string message = last_error(status);
     if (state != nullptr) {
         std::exception_ptr thrown = std::exchange(state->error, nullptr);
         if (status == PACKR_ERR_HOST) {
@@ -573,11 +665,19 @@ inline InstanceState *state_of(const packr_caller *caller) noexcept {
             if (thrown) std::rethrow_exception(thrown);
         }
     }
+    if (status == PACKR_ERR_EXIT) {
+        int32_t code = 0;
+        if (instance != nullptr && packr_instance_exit_code(instance, &code) == PACKR_OK) {
+            throw ExitError(message, code);
+        }
+        throw ExitError(message);
+    }
     throw_status(status, message);
 }
 
-inline void check_call(packr_status status, InstanceState *state) {
-    if (status != PACKR_OK) throw_call_failure(status, state);
+inline void check_call(packr_status status, InstanceState *state,
+                       const packr_instance *instance = nullptr) {
+    if (status != PACKR_OK) throw_call_failure(status, state, instance);
 }
 
 // The failure path of every trampoline, run inside its catch handler: keeps the exception
@@ -612,6 +712,30 @@ public:
 private:
     uint8_t *data_;
     std::size_t size_;
+};
+
+/// A read-only view of bytes: a pointer and a size, iterable and indexable, such as the
+/// input of a bytes host function (Host::define_bytes). Valid only as long as what it views
+/// (a callback's input: until the callback returns). str() views the same bytes as text.
+class BytesView {
+public:
+    constexpr BytesView() noexcept = default;
+    constexpr BytesView(const uint8_t *data, std::size_t size) noexcept : data_(data), size_(size) {}
+    const uint8_t *data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    const uint8_t *begin() const noexcept { return data_; }
+    const uint8_t *end() const noexcept { return data_ + size_; }
+    /// The byte at `i`; `i` must be below size() (unchecked, like std::span).
+    uint8_t operator[](std::size_t i) const noexcept { return data_[i]; }
+    /// The same bytes as a std::string_view.
+    std::string_view str() const noexcept {
+        return size_ == 0 ? std::string_view() : std::string_view(reinterpret_cast<const char *>(data_), size_);
+    }
+
+private:
+    const uint8_t *data_ = nullptr;
+    std::size_t size_ = 0;
 };
 
 /// The instance calling a host function, as its callback sees it (wraps a packr_caller).
@@ -925,6 +1049,87 @@ template <class F> struct UntypedHostFunc {
 
     static void finalize(void *env) noexcept { delete static_cast<UntypedHostFunc *>(env); }
 };
+
+template <class T> constexpr bool always_false = false;
+
+// How a bytes host function takes its input: a view of packr's copy (std::string_view or
+// BytesView, valid during the callback) or a copy of its own (std::string,
+// std::vector<uint8_t>), by value or const reference.
+template <class In> struct bytes_input {
+    static constexpr bool supported = false;
+};
+template <> struct bytes_input<std::string_view> {
+    static constexpr bool supported = true;
+    static std::string_view make(const uint8_t *p, std::size_t n) noexcept { return BytesView(p, n).str(); }
+};
+template <> struct bytes_input<BytesView> {
+    static constexpr bool supported = true;
+    static BytesView make(const uint8_t *p, std::size_t n) noexcept { return BytesView(p, n); }
+};
+template <> struct bytes_input<std::string> {
+    static constexpr bool supported = true;
+    static std::string make(const uint8_t *p, std::size_t n) { return std::string(BytesView(p, n).str()); }
+};
+template <> struct bytes_input<std::vector<uint8_t>> {
+    static constexpr bool supported = true;
+    static std::vector<uint8_t> make(const uint8_t *p, std::size_t n) {
+        return std::vector<uint8_t>(p, p + n);
+    }
+};
+
+// A bytes host function (Host::define_bytes): F(Caller &, In) or F(In), returning bytes or
+// nothing. packr owns it from definition on and deletes it through `finalize`, once.
+template <class F, class Params> struct BytesHostFunc {
+    static_assert(always_false<F>,
+                  "a bytes host function takes one input (std::string_view, packr::BytesView, "
+                  "std::string or std::vector<uint8_t>) after an optional leading packr::Caller &");
+};
+template <class F, class In> struct BytesHostFunc<F, std::tuple<In>> {
+    using traits = callable_traits<F>;
+    using ret = typename traits::ret;
+    using input = bytes_input<param_type<In>>;
+    static constexpr bool takes_caller = host_params<typename traits::args>::takes_caller;
+
+    static_assert(input::supported && (!std::is_reference_v<In> || std::is_const_v<std::remove_reference_t<In>>),
+                  "a bytes host function's input is std::string_view, packr::BytesView, std::string "
+                  "or std::vector<uint8_t> (by value or const reference)");
+    static_assert(std::is_void_v<ret> || is_bytes_v<std::decay_t<ret>>,
+                  "a bytes host function returns void (an empty result) or bytes: std::string, "
+                  "std::vector<uint8_t>, or another container with data() of bytes and size()");
+
+    F f;
+
+    static packr_status call(void *env, packr_caller *raw, const uint8_t *in, std::size_t len) noexcept {
+        Caller caller(raw);
+        try {
+            F &f = static_cast<BytesHostFunc *>(env)->f;
+            if constexpr (std::is_void_v<ret>) {
+                invoke(f, caller, input::make(in, len));
+            } else {
+                auto &&out = invoke(f, caller, input::make(in, len));
+                check(packr_caller_return_bytes(raw, bytes_data(out), out.size()));
+            }
+            return PACKR_OK;
+        } catch (const GuestError &) {
+            return PACKR_ERR_GUEST;  // the guest sees -1; the C API carries no message with it
+        } catch (const std::exception &e) {
+            return host_failed(raw, e.what());
+        } catch (...) {
+            return host_failed(raw, nullptr);
+        }
+    }
+
+    template <class A> static decltype(auto) invoke(F &f, Caller &caller, A &&in) {
+        if constexpr (takes_caller) {
+            return f(caller, std::forward<A>(in));
+        } else {
+            (void)caller;
+            return f(std::forward<A>(in));
+        }
+    }
+
+    static void finalize(void *env) noexcept { delete static_cast<BytesHostFunc *>(env); }
+};
 }  // namespace detail
 
 /// Host definitions: functions that serve guests' imports (owns one packr_host handle).
@@ -1035,6 +1240,53 @@ public:
                           results.size(), &Impl::call, env.release(), &Impl::finalize);
     }
 
+    /// Defines `module`::`name` in upstream packr's pack convention (the import's type is
+    /// `(in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32`), served by `f`, which sees
+    /// the guest's input as bytes and returns its result as bytes:
+    ///
+    ///     host.define_bytes("host", "transform", [](std::string_view in) {
+    ///         if (in.empty()) throw packr::GuestError("empty input");  // the import returns -1
+    ///         return std::string(in) + "!";
+    ///     });
+    ///
+    /// `f` takes an optional leading `packr::Caller &` and one input: std::string_view or
+    /// packr::BytesView (views of packr's copy, valid until `f` returns) or std::string,
+    /// std::vector<uint8_t> (copies). It returns std::string, std::vector<uint8_t> (or
+    /// another container with data() of bytes and size()), which packr copies into a block
+    /// from the guest's `__pack_alloc`, or void for an empty result.
+    ///
+    /// Throwing packr::GuestError refuses the request: the import returns -1 to the guest,
+    /// which handles the error (its message goes nowhere; the convention carries none back
+    /// from a host). A GuestError from returning the bytes (the guest's `__pack_alloc`
+    /// returned 0) does the same. Any other exception fails the host call as for define():
+    /// the guest traps and the call that entered wasm rethrows that exception.
+    ///
+    /// Ownership of `f`, threads and the statuses are those of define(). Returns `*this`.
+    template <class F> Host &define_bytes(std::string_view module, std::string_view name, F &&f) {
+        using Fn = std::decay_t<F>;
+        static_assert(detail::is_deducible<Fn>,
+                      "packr::Host::define_bytes cannot deduce the input type of this callable (a "
+                      "generic lambda, or an overloaded operator()): give its parameters types");
+        using Params = typename detail::host_params<typename detail::callable_traits<Fn>::args>::wasm;
+        using Impl = detail::BytesHostFunc<Fn, Params>;
+        const std::string c_module(module), c_name(name);
+        std::unique_ptr<Impl> env(new Impl{std::forward<F>(f)});
+        void *raw_env = env.release();
+        return defined(packr_host_define_bytes(raw_, c_module.c_str(), c_name.c_str(), &Impl::call,
+                                               raw_env, &Impl::finalize),
+                       raw_env, &Impl::finalize);
+    }
+
+    /// Serves WASI preview 1 (`wasi_snapshot_preview1` and `wasi_unstable`) to the instances
+    /// of runtimes made from this Host after this call, each with a WASI context of its own
+    /// made from its InstanceConfig (InstanceConfig::wasi_args and the setters after it).
+    /// Functions defined here under those module names replace WASI's. Calling it again does
+    /// nothing more. Returns `*this`.
+    Host &define_wasi() {
+        check(packr_host_define_wasi(raw_));
+        return *this;
+    }
+
     /// Function imports nobody defined: with `enabled`, each is served by a function that
     /// traps when called (TrapError), so modules importing more than this host serves still
     /// instantiate; by default they fail instantiation with LinkError. Other kinds of
@@ -1045,16 +1297,19 @@ public:
     }
 
 private:
-    // packr owns `env` once it is passed (it runs `finalizer` itself if the definition
-    // fails), except for a NULL host, where nothing was taken.
     Host &define_raw(const std::string &module, const std::string &name, const packr_valkind *params,
                      std::size_t nparams, const packr_valkind *results, std::size_t nresults,
                      packr_host_callback callback, void *env, packr_finalizer finalizer) {
-        const packr_status status =
-            packr_host_define_func(raw_, module.c_str(), name.c_str(), params, nparams, results,
-                                   nresults, callback, env, finalizer);
+        return defined(packr_host_define_func(raw_, module.c_str(), name.c_str(), params, nparams,
+                                              results, nresults, callback, env, finalizer),
+                       env, finalizer);
+    }
+
+    // The end of every definition: packr owns `env` once it is passed (it runs `finalizer`
+    // itself if the definition fails), except for a NULL host, where nothing was taken.
+    Host &defined(packr_status status, void *env, packr_finalizer finalizer) {
         if (status != PACKR_OK) {
-            const std::string message = packr_last_error();
+            const std::string message = detail::last_error(status);
             if (raw_ == nullptr) finalizer(env);
             throw_status(status, message);
         }
@@ -1197,10 +1452,76 @@ inline void swap(Module &a, Module &b) noexcept { a.swap(b); }
 // InstanceConfig
 // ---------------------------------------------------------------------------------------
 
+/// Where a WASI instance's stdout or stderr goes (InstanceConfig::wasi_stdout, wasi_stderr).
+enum class WasiOutput : packr_wasi_output {
+    /// The host process's own stream (the default).
+    Inherit = PACKR_WASI_INHERIT,
+    /// Nowhere: the guest's writes succeed and the bytes are dropped.
+    Discard = PACKR_WASI_DISCARD,
+    /// A buffer in the instance, taken out with Instance::take_stdout, take_stderr or
+    /// take_output. It holds at most the capture limit (InstanceConfig::wasi_capture_limit,
+    /// 1 MiB by default); bytes written while it is full are dropped, newest first, and
+    /// counted (Instance::output_dropped). The guest's writes succeed either way.
+    Capture = PACKR_WASI_CAPTURE,
+};
+
+/// A captured WASI output stream (Instance::take_output, Instance::output_dropped); the
+/// numbers are the file descriptors.
+enum class WasiStream : int32_t { Stdout = 1, Stderr = 2 };
+
+namespace detail {
+// A NUL-terminated copy of `s` for packr; a NUL inside would silently cut it short (an
+// argument, or a preopened path naming another directory), so it is refused.
+inline std::string c_string(std::string_view s, const std::string &what) {
+    if (s.find('\0') != std::string_view::npos) {
+        throw InvalidArgumentError(what + " holds a NUL byte, which packr's C strings cannot carry");
+    }
+    return std::string(s);
+}
+
+// NUL-terminated copies of strings and the array of pointers to them that packr takes.
+class CStrings {
+public:
+    void add(std::string_view s, const std::string &what) { owned_.push_back(c_string(s, what)); }
+    std::size_t size() const noexcept { return owned_.size(); }
+    // Valid until the next add().
+    const char *const *data() {
+        ptrs_.clear();
+        for (const std::string &s : owned_) ptrs_.push_back(s.c_str());
+        return ptrs_.data();
+    }
+
+private:
+    std::vector<std::string> owned_;
+    std::vector<const char *> ptrs_;
+};
+
+template <class C> using element_of = decltype(*std::begin(std::declval<const C &>()));
+template <class C, class = void> struct is_strings : std::false_type {};
+template <class C>
+struct is_strings<C, std::enable_if_t<std::is_convertible_v<element_of<C>, std::string_view>>>
+    : std::true_type {};
+template <class C, class = void> struct is_string_pairs : std::false_type {};
+template <class C>
+struct is_string_pairs<
+    C, std::enable_if_t<std::is_convertible_v<decltype(std::declval<element_of<C>>().first), std::string_view> &&
+                        std::is_convertible_v<decltype(std::declval<element_of<C>>().second), std::string_view>>>
+    : std::true_type {};
+}  // namespace detail
+
 /// Per-instance options for Module::instantiate (owns one packr_instance_config handle).
-/// Move-only. None are defined yet: an InstanceConfig gives what instantiate() gives; later
-/// capabilities (WASI arguments and output, deadlines, fuel, memory limits) add setters
-/// here, each with a default that keeps today's behaviour.
+/// Move-only. A default InstanceConfig gives what instantiate() gives.
+///
+/// The WASI options (wasi_*) take effect in runtimes whose Host serves WASI
+/// (Host::define_wasi); instantiating with any of them set in another runtime throws
+/// InvalidArgumentError, so a forgotten define_wasi() never goes unnoticed. Setters apply
+/// at once, throw for a value packr rejects and return `*this`, so they chain:
+///
+///     packr::InstanceConfig config;
+///     config.wasi_args({"qjs"}).wasi_stdin("print(1 + 2)").wasi_stdout(packr::WasiOutput::Capture);
+///     packr::Instance inst = module.instantiate(config);
+///     int code = inst.run();                   // 0
+///     std::string out = inst.take_stdout();    // "3\n"
 ///
 /// An instance copies what it needs, so a config may be reused and destroyed after.
 /// Thread rules: instantiating with one config on several threads at once is fine while no
@@ -1230,6 +1551,91 @@ public:
     explicit operator bool() const noexcept { return raw_ != nullptr; }
     /// The handle, still owned by this InstanceConfig.
     const packr_instance_config *get() const noexcept { return raw_; }
+
+    /// The WASI program's arguments, replacing any set before (default none); the first is,
+    /// by convention, the program's name: `wasi_args({"probe", "args"})`, or any container
+    /// of strings (std::vector<std::string>, std::array<const char *, N>, ...). Throws
+    /// InvalidArgumentError for an argument that is not UTF-8 or holds a NUL byte.
+    template <class Strings, class = std::enable_if_t<detail::is_strings<Strings>::value>>
+    InstanceConfig &wasi_args(const Strings &args) {
+        detail::CStrings c;
+        for (const auto &arg : args) c.add(arg, "WASI argument " + std::to_string(c.size()));
+        check(packr_instance_config_set_wasi_args(raw_, c.data(), c.size()));
+        return *this;
+    }
+    /// A braced list of arguments.
+    InstanceConfig &wasi_args(std::initializer_list<std::string_view> args) {
+        return wasi_args<std::initializer_list<std::string_view>>(args);
+    }
+
+    /// The WASI program's environment, NAME=VALUE in the given order, replacing any set
+    /// before (default empty: the host's own environment is never passed on by itself):
+    /// `wasi_env({{"HOME", "/"}, {"LANG", "C"}})`, or any container of pairs of strings
+    /// (std::vector<std::pair<std::string, std::string>>, std::map, ...). Throws
+    /// InvalidArgumentError for a string that is not UTF-8 or holds a NUL byte.
+    template <class Pairs, class = std::enable_if_t<detail::is_string_pairs<Pairs>::value>>
+    InstanceConfig &wasi_env(const Pairs &vars) {
+        detail::CStrings names, values;
+        for (const auto &var : vars) {
+            const std::string what = "WASI environment variable " + std::to_string(names.size());
+            names.add(var.first, what + "'s name");
+            values.add(var.second, what + "'s value");
+        }
+        check(packr_instance_config_set_wasi_env(raw_, names.data(), values.data(), names.size()));
+        return *this;
+    }
+    /// A braced list of NAME, VALUE pairs.
+    InstanceConfig &wasi_env(std::initializer_list<std::pair<std::string_view, std::string_view>> vars) {
+        return wasi_env<std::initializer_list<std::pair<std::string_view, std::string_view>>>(vars);
+    }
+
+    /// What the WASI program reads from stdin: a copy of `len` bytes at `bytes`, then end of
+    /// file (default empty). Each instance reads its own copy from the start.
+    InstanceConfig &wasi_stdin(const uint8_t *bytes, std::size_t len) {
+        check(packr_instance_config_set_wasi_stdin(raw_, bytes, len));
+        return *this;
+    }
+    /// Text (or any bytes held in a string) for stdin.
+    InstanceConfig &wasi_stdin(std::string_view text) {
+        return wasi_stdin(reinterpret_cast<const uint8_t *>(text.data()), text.size());
+    }
+    /// Any contiguous container of bytes for stdin (std::vector<uint8_t>, ...).
+    template <class Bytes, class = std::enable_if_t<detail::is_bytes_v<Bytes>>>
+    InstanceConfig &wasi_stdin(const Bytes &bytes) {
+        return wasi_stdin(detail::bytes_data(bytes), bytes.size());
+    }
+
+    /// Where the WASI program's stdout goes (default WasiOutput::Inherit).
+    InstanceConfig &wasi_stdout(WasiOutput mode) {
+        check(packr_instance_config_set_wasi_stdout(raw_, static_cast<packr_wasi_output>(mode)));
+        return *this;
+    }
+    /// Where the WASI program's stderr goes (default WasiOutput::Inherit).
+    InstanceConfig &wasi_stderr(WasiOutput mode) {
+        check(packr_instance_config_set_wasi_stderr(raw_, static_cast<packr_wasi_output>(mode)));
+        return *this;
+    }
+
+    /// How many bytes each captured stream holds before it drops what comes after, until
+    /// the host takes them out (default 1 MiB; 0 keeps nothing and counts all as dropped).
+    InstanceConfig &wasi_capture_limit(std::size_t bytes) {
+        check(packr_instance_config_set_wasi_capture_limit(raw_, bytes));
+        return *this;
+    }
+
+    /// Gives the WASI program the host directory `host_path` as `guest_path` (such as
+    /// "/data"), read-only unless `writable`; added to those given before. The guest
+    /// reaches nothing outside it (`..` and other absolute paths are refused). `host_path`
+    /// is checked now: throws NotFoundError if it does not exist, InvalidArgumentError if it
+    /// is not a directory or a path is not UTF-8 or holds a NUL byte. It is opened afresh
+    /// for each instance (one removed later makes that instantiate throw InstantiateError).
+    InstanceConfig &wasi_preopen_dir(std::string_view host_path, std::string_view guest_path,
+                                     bool writable = false) {
+        const std::string host = detail::c_string(host_path, "the host path");
+        const std::string guest = detail::c_string(guest_path, "the guest path");
+        check(packr_instance_config_wasi_preopen_dir(raw_, host.c_str(), guest.c_str(), writable));
+        return *this;
+    }
 
 private:
     packr_instance_config *raw_ = nullptr;
@@ -1470,7 +1876,8 @@ private:
 /// Thread rules: an Instance may move between threads but is used by one at a time. A
 /// call (call, memory or global access) that finds it in use on another thread, or
 /// re-entered from one of its own callbacks (use Caller::call there), throws BusyError and
-/// does nothing. signature() and data() never conflict. Do not destroy or move-assign an
+/// does nothing. signature(), data(), exit_code(), take_output() (and take_stdout(),
+/// take_stderr()) and output_dropped() never conflict. Do not destroy or move-assign an
 /// Instance while another thread is using it.
 ///
 /// A trap (TrapError) or a failed host function leaves the instance usable, with memory
@@ -1554,7 +1961,7 @@ public:
         detail::put_args(in, args...);
         packr_val out[sizeof...(R) + 1];  // written by packr on success
         detail::check_call(packr_instance_call(raw_, c_name.c_str(), in, sizeof...(A), out, sizeof...(R)),
-                           state_);
+                           state_, raw_);
         return detail::typed_results<R...>(out);
     }
 
@@ -1584,7 +1991,7 @@ public:
         std::vector<packr_val> out(nresults);
         detail::check_call(packr_instance_call(raw_, detail::c_name(name).c_str(), in.data(), nargs,
                                                out.data(), nresults),
-                           state_);
+                           state_, raw_);
         for (std::size_t i = 0; i < nresults; ++i) results[i] = Value::from_raw(out[i]);
     }
 
@@ -1657,6 +2064,96 @@ public:
         write_memory(offset, bytes.begin(), bytes.size(), memory);
     }
 
+    /// Calls the export `name` in upstream packr's pack convention with `len` bytes of
+    /// input at `input` and returns its output (packr's buffer is copied and freed here):
+    /// packr copies the input into a block from the guest's `__pack_alloc`, calls the
+    /// export, copies the output out and frees both blocks with `__pack_free`. The guest
+    /// must export `memory`, `__pack_alloc(i32) -> i32` and `__pack_free(i32, i32)`, and
+    /// `name` must have the type `(in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32`.
+    ///
+    /// Throws GuestError if the guest returned an error (what() is `the guest's `NAME`
+    /// failed: ` and its message), another code than 0 or -1, or could not allocate;
+    /// OutOfBoundsError if it pointed outside its memory (nothing is read there);
+    /// NotFoundError if `name`, `memory`, `__pack_alloc` or `__pack_free` is missing;
+    /// TypeMismatchError if one has another type; InvalidArgumentError if the input does not
+    /// fit a 32-bit guest; and what call() throws for traps, host functions (a bytes host
+    /// function that threw rethrows its exception), exits and BusyError.
+    std::vector<uint8_t> call_bytes(std::string_view name, const uint8_t *input, std::size_t len) {
+        detail::OwnedBytes out;
+        call_bytes_raw(name, input, len, out);
+        return out.vector();
+    }
+    /// A pack call with text (or any bytes held in a string) as input.
+    std::vector<uint8_t> call_bytes(std::string_view name, std::string_view input) {
+        return call_bytes(name, reinterpret_cast<const uint8_t *>(input.data()), input.size());
+    }
+    /// A pack call with any contiguous container of bytes as input.
+    template <class Bytes, class = std::enable_if_t<detail::is_bytes_v<Bytes>>>
+    std::vector<uint8_t> call_bytes(std::string_view name, const Bytes &input) {
+        return call_bytes(name, detail::bytes_data(input), input.size());
+    }
+    /// call_bytes with the output as a std::string (the same bytes; nothing is decoded).
+    std::string call_string(std::string_view name, std::string_view input) {
+        detail::OwnedBytes out;
+        call_bytes_raw(name, reinterpret_cast<const uint8_t *>(input.data()), input.size(), out);
+        return out.string();
+    }
+    /// call_string with any contiguous container of bytes as input.
+    template <class Bytes, class = std::enable_if_t<detail::is_bytes_v<Bytes>>>
+    std::string call_string(std::string_view name, const Bytes &input) {
+        detail::OwnedBytes out;
+        call_bytes_raw(name, detail::bytes_data(input), input.size(), out);
+        return out.string();
+    }
+
+    /// Runs the WASI command's `_start` and returns its exit code: 0 when `_start` returns,
+    /// N when the guest calls `proc_exit(N)` (not an ExitError here). Its arguments,
+    /// environment, streams and directories come from the InstanceConfig. Works without
+    /// WASI too, for any module exporting a `_start` without parameters and results.
+    /// WASI allows exit codes 0 to 125: `proc_exit` with a larger one traps (TrapError,
+    /// `exit with invalid exit status`). Throws NotFoundError without `_start` (a reactor,
+    /// say), TypeMismatchError if it has parameters or results, and what call() throws for
+    /// traps, host functions, BusyError.
+    int run() {
+        int32_t code = 0;
+        detail::check_call(packr_instance_run(raw_, &code), state_, raw_);
+        return code;
+    }
+
+    /// The code the guest last passed to WASI's `proc_exit` (reported by run(), or by a
+    /// call that threw ExitError), or empty while it has not exited. Never touches the
+    /// store, so it may run at any time.
+    std::optional<int32_t> exit_code() const {
+        int32_t code = 0;
+        const packr_status status = packr_instance_exit_code(raw_, &code);
+        if (status == PACKR_ERR_NOT_FOUND) return std::nullopt;
+        check(status);
+        return code;
+    }
+
+    /// Takes out what the captured `stream` holds so far: the next take returns only what
+    /// was written after this one. Throws InvalidArgumentError if that stream is not
+    /// captured (WasiOutput::Capture). May run at any time, also from another thread while a
+    /// call runs (it never touches the store).
+    std::vector<uint8_t> take_output(WasiStream stream) {
+        detail::OwnedBytes out;
+        check(packr_instance_wasi_output(raw_, static_cast<int32_t>(stream), out.out()));
+        return out.vector();
+    }
+    /// take_output(WasiStream::Stdout) as a std::string (the same bytes; nothing decoded).
+    std::string take_stdout() { return take_string(WasiStream::Stdout); }
+    /// take_output(WasiStream::Stderr) as a std::string.
+    std::string take_stderr() { return take_string(WasiStream::Stderr); }
+
+    /// How many bytes the captured `stream` has dropped since the instance was made, written
+    /// while the capture held its limit; 0 means the host has seen every byte. Throws
+    /// InvalidArgumentError if the stream is not captured. May run at any time.
+    uint64_t output_dropped(WasiStream stream) const {
+        uint64_t dropped = 0;
+        check(packr_instance_wasi_dropped(raw_, static_cast<int32_t>(stream), &dropped));
+        return dropped;
+    }
+
 private:
     friend class Module;
     friend class Func;
@@ -1666,6 +2163,18 @@ private:
     void reset() noexcept {
         packr_instance_free(std::exchange(raw_, nullptr));
         delete std::exchange(state_, nullptr);
+    }
+
+    void call_bytes_raw(std::string_view name, const uint8_t *input, std::size_t len,
+                        detail::OwnedBytes &out) {
+        detail::check_call(packr_instance_call_bytes(raw_, detail::c_name(name).c_str(), input, len, out.out()),
+                           state_, raw_);
+    }
+
+    std::string take_string(WasiStream stream) {
+        detail::OwnedBytes out;
+        check(packr_instance_wasi_output(raw_, static_cast<int32_t>(stream), out.out()));
+        return out.string();
     }
 
     // Refuses before the call runs, so a wrong R does not cost a side effect.
@@ -1753,7 +2262,7 @@ public:
         packr_val out[sizeof...(R) + 1];  // written by packr on success
         detail::check_call(
             packr_instance_call_func(instance.raw_, raw_, in, sizeof...(A), out, sizeof...(R)),
-            instance.state_);
+            instance.state_, instance.raw_);
         return detail::typed_results<R...>(out);
     }
 
@@ -1764,14 +2273,51 @@ public:
         std::vector<packr_val> out(sig_.nresults);
         detail::check_call(packr_instance_call_func(instance.raw_, raw_, in.data(), in.size(),
                                                     out.data(), out.size()),
-                           instance.state_);
+                           instance.state_, instance.raw_);
         std::vector<Value> results;
         results.reserve(out.size());
         for (const packr_val &v : out) results.push_back(Value::from_raw(v));
         return results;
     }
 
+    /// A pack call of this function on `instance`: Instance::call_bytes without the name
+    /// lookup, with the same input, output and exceptions, and InvalidArgumentError if
+    /// `instance` runs other compiled code.
+    std::vector<uint8_t> call_bytes(Instance &instance, const uint8_t *input, std::size_t len) const {
+        detail::OwnedBytes out;
+        call_bytes_raw(instance, input, len, out);
+        return out.vector();
+    }
+    /// A pack call with text (or any bytes held in a string) as input.
+    std::vector<uint8_t> call_bytes(Instance &instance, std::string_view input) const {
+        return call_bytes(instance, reinterpret_cast<const uint8_t *>(input.data()), input.size());
+    }
+    /// A pack call with any contiguous container of bytes as input.
+    template <class Bytes, class = std::enable_if_t<detail::is_bytes_v<Bytes>>>
+    std::vector<uint8_t> call_bytes(Instance &instance, const Bytes &input) const {
+        return call_bytes(instance, detail::bytes_data(input), input.size());
+    }
+    /// call_bytes with the output as a std::string.
+    std::string call_string(Instance &instance, std::string_view input) const {
+        detail::OwnedBytes out;
+        call_bytes_raw(instance, reinterpret_cast<const uint8_t *>(input.data()), input.size(), out);
+        return out.string();
+    }
+    /// call_string with any contiguous container of bytes as input.
+    template <class Bytes, class = std::enable_if_t<detail::is_bytes_v<Bytes>>>
+    std::string call_string(Instance &instance, const Bytes &input) const {
+        detail::OwnedBytes out;
+        call_bytes_raw(instance, detail::bytes_data(input), input.size(), out);
+        return out.string();
+    }
+
 private:
+    void call_bytes_raw(Instance &instance, const uint8_t *input, std::size_t len,
+                        detail::OwnedBytes &out) const {
+        detail::check_call(packr_instance_call_func_bytes(instance.raw_, raw_, input, len, out.out()),
+                           instance.state_, instance.raw_);
+    }
+
     packr_func *raw_ = nullptr;
     packr_func_signature sig_{};  // arrays owned by raw_
     std::string name_;

@@ -101,6 +101,43 @@ std::vector<packr::Value> parse_values(const std::string &text) {
     return out;
 }
 
+// A BYTES value of the bytes and run ops: str:TEXT (\n a newline), rep:N:C, or "" ("-").
+std::string parse_bytes(const std::string &text) {
+    if (text.empty()) return std::string();
+    if (text.rfind("rep:", 0) == 0) {
+        const auto colon = text.find(':', 4);
+        if (colon == std::string::npos || colon + 2 != text.size()) {
+            ADD_FAILURE() << "malformed rep: value " << text;
+            return std::string();
+        }
+        return std::string(std::stoul(text.substr(4, colon - 4)), text[colon + 1]);
+    }
+    if (text.rfind("str:", 0) != 0) {
+        ADD_FAILURE() << "a BYTES value is str:TEXT or rep:N:C: " << text;
+        return std::string();
+    }
+    std::string out;
+    for (std::size_t i = 4; i < text.size(); ++i) {
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == 'n') {
+            out += '\n';
+            ++i;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+// Long outputs (rep:) are compared by size and content without dumping megabytes.
+::testing::AssertionResult same_bytes(const std::string &got, const std::string &want) {
+    if (got == want) return ::testing::AssertionSuccess();
+    if (got.size() + want.size() > 200) {
+        return ::testing::AssertionFailure() << "the output (" << got.size() << " bytes) differs from the "
+                                             << want.size() << " bytes wanted";
+    }
+    return ::testing::AssertionFailure() << "output \"" << got << "\", wanted \"" << want << "\"";
+}
+
 // The exception's dynamic type must be the one throw_status picks for its status.
 bool has_type_for_status(const packr::Error &e) {
     switch (e.status()) {
@@ -112,6 +149,9 @@ bool has_type_for_status(const packr::Error &e) {
     case PACKR_ERR_OUT_OF_BOUNDS: return typeid(e) == typeid(packr::OutOfBoundsError);
     case PACKR_ERR_ENGINE_MISMATCH: return typeid(e) == typeid(packr::EngineMismatchError);
     case PACKR_ERR_HOST: return typeid(e) == typeid(packr::HostError);
+    case PACKR_ERR_INVALID_ARGUMENT: return typeid(e) == typeid(packr::InvalidArgumentError);
+    case PACKR_ERR_EXIT: return typeid(e) == typeid(packr::ExitError);
+    case PACKR_ERR_GUEST: return typeid(e) == typeid(packr::GuestError);
     default: return true;
     }
 }
@@ -122,18 +162,33 @@ TEST_P(Cases, Run) {
     const Case &c = GetParam();
     ASSERT_NE(c.op, "malformed") << "case row does not have 9 columns: " << c.message;
     const std::string bytes = packr_test::read_case_file(c.file);
-    const bool hosted = c.op == "hostcall" || c.op == "instantiate_host";
+    const bool hosted = c.op == "hostcall" || c.op == "instantiate_host" || c.op == "bytes" || c.op == "run";
+    const bool takes_bytes = c.op == "bytes" || c.op == "run";
     packr::Runtime base;
     packr::Runtime runtime =
         hosted ? packr::Runtime::with_host(base, packr_test::case_host()) : std::move(base);
     std::vector<packr::Value> results(c.nresults);
     std::string got_status = "PACKR_OK";
     std::string got_message;
+    std::string output;  // ops bytes and run: the output, or the captured stdout
+    int exit_code = -1;
     packr::Instance inst;
     try {
         packr::Module module = runtime.load(bytes);
-        const std::vector<packr::Value> args = parse_values(c.args);
-        if (c.op == "instantiate" || c.op == "instantiate_host") {
+        const std::vector<packr::Value> args = takes_bytes ? std::vector<packr::Value>() : parse_values(c.args);
+        if (c.op == "bytes") {
+            inst = module.instantiate();
+            output = inst.call_string(c.export_name, parse_bytes(c.args));
+        } else if (c.op == "run") {
+            std::vector<std::string> argv{"case"};
+            std::istringstream words(c.args);
+            for (std::string word; words >> word;) argv.push_back(parse_bytes(word));
+            packr::InstanceConfig config;
+            config.wasi_args(argv).wasi_stdout(packr::WasiOutput::Capture);
+            inst = module.instantiate(config);
+            exit_code = inst.run();
+            output = inst.take_stdout();
+        } else if (c.op == "instantiate" || c.op == "instantiate_host") {
             inst = module.instantiate();
         } else if (c.op == "call" || c.op == "hostcall") {
             inst = module.instantiate();
@@ -187,7 +242,16 @@ TEST_P(Cases, Run) {
     }
     EXPECT_EQ(got_status, c.status) << got_message;
     if (c.status == "PACKR_OK") {
-        if (!c.results.empty()) {
+        if (c.op == "bytes") {
+            EXPECT_TRUE(same_bytes(output, parse_bytes(c.results)));
+        } else if (c.op == "run") {
+            // "exit:N out:TEXT"
+            const auto space = c.results.find(' ');
+            ASSERT_NE(space, std::string::npos) << "a run result is exit:N out:TEXT: " << c.results;
+            EXPECT_EQ("exit:" + std::to_string(exit_code), c.results.substr(0, space));
+            ASSERT_EQ(c.results.compare(space + 1, 4, "out:"), 0) << c.results;
+            EXPECT_TRUE(same_bytes(output, parse_bytes("str:" + c.results.substr(space + 5))));
+        } else if (!c.results.empty()) {
             EXPECT_EQ(results, parse_values(c.results));
         }
     } else {
@@ -233,6 +297,16 @@ INSTANTIATE_TEST_SUITE_P(Table, Cases, ::testing::ValuesIn(load_cases()),
                              return n.empty() ? "row" + std::to_string(info.index) : n;
                          });
 
-TEST(CasesTable, IsPresent) { EXPECT_GE(load_cases().size(), 20u); }
+TEST(CasesTable, IsPresent) {
+    const std::vector<Case> cases = load_cases();
+    EXPECT_GE(cases.size(), 53u);
+    // The ops this driver knows; a new op in the table must reach it before it passes.
+    for (const Case &c : cases) {
+        EXPECT_TRUE(c.op == "load" || c.op == "instantiate" || c.op == "call" || c.op == "hostcall" ||
+                    c.op == "instantiate_host" || c.op == "global_get" || c.op == "global_set" ||
+                    c.op == "bytes" || c.op == "run")
+            << c.name << ": op " << c.op;
+    }
+}
 
 }  // namespace

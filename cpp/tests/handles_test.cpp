@@ -203,4 +203,29 @@ TEST(Errors, StatusMapsToOneType) {
     EXPECT_FALSE(packr::version().empty());
 }
 
+// Every status the library names has its own class: a status added to the core without a
+// class here fails this test instead of arriving as a plain packr::Error.
+TEST(Errors, EveryStatusHasItsClass) {
+    int named = 0;
+    for (packr_status status = 1; std::string(packr_status_name(status)) != "UNKNOWN"; ++status) {
+        ++named;
+        try {
+            packr::throw_status(status, "x");
+        } catch (const packr::Error &e) {
+            EXPECT_NE(typeid(e), typeid(packr::Error)) << packr_status_name(status) << " has no class";
+            EXPECT_EQ(e.status(), status);
+            EXPECT_STREQ(e.status_name(), packr_status_name(status));
+        }
+    }
+    EXPECT_GE(named, 17);
+    EXPECT_THROW(packr::throw_status(PACKR_ERR_EXIT, "the guest exited with code 3"), packr::ExitError);
+    EXPECT_THROW(packr::throw_status(PACKR_ERR_GUEST, "x"), packr::GuestError);
+    try {
+        packr::throw_status(PACKR_ERR_EXIT, "the guest exited with code 3");
+    } catch (const packr::ExitError &e) {
+        EXPECT_FALSE(e.exit_code().has_value()) << "the code comes from an instance, not the message";
+    }
+    EXPECT_EQ(packr::ExitError("m", 4).exit_code(), 4);
+}
+
 }  // namespace

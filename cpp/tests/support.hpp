@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace packr_test {
 
@@ -21,6 +22,22 @@ inline std::string cases_dir() { return PACKR_CASES_DIR; }
 inline std::string read_case_file(const std::string &name) {
     std::ifstream in(cases_dir() + "/" + name, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open " + cases_dir() + "/" + name);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// build/guest (or $PACKR_GUESTS): the real guests `make guest` builds.
+inline std::string guests_dir() {
+    const char *dir = std::getenv("PACKR_GUESTS");
+    return dir != nullptr && *dir != '\0' ? dir : PACKR_GUESTS_DIR;
+}
+
+// The bytes of a guest in guests_dir(); throws, naming the fix, when it has not been built.
+inline std::string read_guest(const std::string &name) {
+    const std::string path = guests_dir() + "/" + name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(path + " is missing: run `make guest`");
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
@@ -37,6 +54,18 @@ inline int env_int(const char *name, int fallback) {
     if (v == nullptr || *v == '\0') return fallback;
     const int n = std::atoi(v);
     return n > 0 ? n : fallback;
+}
+
+// host::transform of the case host: the input ASCII-upper-cased; "guest-error" is refused to
+// the guest (the import returns -1), "host-error" fails the host call.
+inline std::string transform(std::string_view in) {
+    if (in == "guest-error") throw packr::GuestError("transform refuses guest-error");
+    if (in == "host-error") throw std::runtime_error("transform refused");
+    std::string out(in);
+    for (char &ch : out) {
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+    }
+    return out;
 }
 
 // "The case host" of tests/cases/cases.tsv (module "host"), through the typed API.
@@ -61,7 +90,9 @@ inline packr::Host case_host() {
             std::copy(v.bytes.begin() + 8, v.bytes.end(), out.bytes.begin());
             std::copy(v.bytes.begin(), v.bytes.begin() + 8, out.bytes.begin() + 8);
             return out;
-        });
+        })
+        .define_bytes("host", "transform", [](std::string_view in) { return transform(in); })
+        .define_wasi();
     return host;
 }
 
