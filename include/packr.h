@@ -206,7 +206,10 @@ typedef struct packr_val {
  *
  * Return `PACKR_OK` when the results are written. Any other status makes the guest trap
  * and the call that entered wasm fail with `PACKR_ERR_HOST` (see
- * `packr_caller_set_error` for the message). Results of the wrong kind do the same.
+ * `packr_caller_set_error` for the message). Results of the wrong kind do the same. The
+ * exception: passing on `PACKR_ERR_EXIT` from a `packr_caller_call` in which the guest
+ * called WASI's `proc_exit` ends the outer call as that exit (`PACKR_ERR_EXIT`, with the
+ * guest's code in `packr_instance_exit_code`).
  *
  * Thread rules: called on the thread that called into the instance; a function shared by
  * many instances may be called on several threads at once. A callback must not unwind

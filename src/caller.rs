@@ -33,11 +33,13 @@ pub struct packr_caller {
     serves_bytes: bool,
     /// What such a callback gave its guest with `packr_caller_return_bytes`.
     returned: Option<pack::Returned>,
+    /// The code of a `proc_exit` that ended a `packr_caller_call`.
+    exit_code: Option<i32>,
 }
 
 impl packr_caller {
     pub(crate) fn new(caller: &mut Caller<'_, StoreData>) -> Self {
-        packr_caller { caller: (caller as *mut Caller<'_, StoreData>).cast(), error: None, serves_bytes: false, returned: None }
+        packr_caller { caller: (caller as *mut Caller<'_, StoreData>).cast(), error: None, serves_bytes: false, returned: None, exit_code: None }
     }
 
     /// The caller of a pack-convention callback.
@@ -51,6 +53,11 @@ impl packr_caller {
 
     pub(crate) fn take_error(&mut self) -> Option<String> {
         self.error.take()
+    }
+
+    /// The code of a `proc_exit` that ended one of the callback's calls into the guest.
+    pub(crate) fn exit_code(&self) -> Option<i32> {
+        self.exit_code
     }
 
     fn wasmtime(&mut self) -> &mut Caller<'static, StoreData> {
@@ -97,7 +104,10 @@ fn with_caller(caller: *mut packr_caller, body: impl FnOnce(&mut packr_caller) -
         let caller = unsafe { arg_mut(caller, "caller") }?;
         // The first line only: the backtrace that may follow is the inner call's, and the
         // outer failure reports its own.
-        body(caller).inspect_err(|e| caller.error = Some(e.message.lines().next().unwrap_or_default().to_owned()))
+        body(caller).inspect_err(|e| {
+            caller.error = Some(e.message.lines().next().unwrap_or_default().to_owned());
+            caller.exit_code = caller.exit_code.or(e.exit_code);
+        })
     })
 }
 

@@ -10,7 +10,7 @@ use wasmtime::{Caller, Engine, Linker, ValRaw};
 use crate::boundary::{arg_mut, guard, guard_value, slice, utf8, BoxHandle, Out};
 use crate::caller::packr_caller;
 use crate::error::{
-    packr_status, status_name, Error, HostFailure, Result, PACKR_ERR_GUEST, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER,
+    packr_status, status_name, Error, HostFailure, Result, PACKR_ERR_EXIT, PACKR_ERR_GUEST, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER,
     PACKR_ERR_TYPE_MISMATCH, PACKR_OK,
 };
 use crate::{pack, wasi};
@@ -28,7 +28,10 @@ use crate::val::{is_carried, kind_name, packr_val, packr_val_union, packr_valkin
 ///
 /// Return `PACKR_OK` when the results are written. Any other status makes the guest trap
 /// and the call that entered wasm fail with `PACKR_ERR_HOST` (see
-/// `packr_caller_set_error` for the message). Results of the wrong kind do the same.
+/// `packr_caller_set_error` for the message). Results of the wrong kind do the same. The
+/// exception: passing on `PACKR_ERR_EXIT` from a `packr_caller_call` in which the guest
+/// called WASI's `proc_exit` ends the outer call as that exit (`PACKR_ERR_EXIT`, with the
+/// guest's code in `packr_instance_exit_code`).
 ///
 /// Thread rules: called on the thread that called into the instance; a function shared by
 /// many instances may be called on several threads at once. A callback must not unwind
@@ -121,6 +124,16 @@ impl HostFunc {
         wasmtime::Error::new(HostFailure { func: self.qualified(), message })
     }
 
+    /// Why the callback returned `status`: an exit when it passed on `PACKR_ERR_EXIT` from
+    /// a call of its own into the guest (so the guest's `proc_exit` ends the outer call as
+    /// an exit with its code), else a host failure with the callback's message.
+    fn failed(&self, ctx: &mut packr_caller, status: packr_status) -> wasmtime::Error {
+        match ctx.exit_code() {
+            Some(code) if status == PACKR_ERR_EXIT => wasmtime::Error::new(wasmtime_wasi::I32Exit(code)),
+            _ => self.failure(ctx.take_error().unwrap_or_else(|| status_name(status).to_string())),
+        }
+    }
+
     /// Serves one call from wasm: raw values to `packr_val`s, the host's callback, and back.
     #[inline]
     fn invoke(&self, mut caller: Caller<'_, StoreData>, space: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
@@ -165,8 +178,7 @@ impl HostFunc {
         // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
         let status = unsafe { callback(self.env, &mut ctx, args.as_ptr(), np, results.as_mut_ptr(), nr) };
         if status != PACKR_OK {
-            let message = ctx.take_error().unwrap_or_else(|| status_name(status).to_string());
-            return Err(self.failure(message));
+            return Err(self.failed(&mut ctx, status));
         }
         for i in 0..nr {
             if let Err(e) = results[i].check(kinds[i], "result", i) {
@@ -191,13 +203,13 @@ impl HostFunc {
         let input_ptr = if input.is_empty() { std::ptr::null() } else { input.as_ptr() };
         // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
         let status = unsafe { callback(self.env, &mut ctx, input_ptr, input.len()) };
-        let (returned, message) = (ctx.take_returned(), ctx.take_error());
+        let returned = ctx.take_returned();
         let code = match status {
             PACKR_OK => returned.code(),
             PACKR_ERR_GUEST => -1,
             _ => {
                 let _ = pack::take_back(caller, returned);
-                return Err(self.failure(message.unwrap_or_else(|| status_name(status).to_string())));
+                return Err(self.failed(&mut ctx, status));
             }
         };
         let returned = if code == -1 {

@@ -318,6 +318,46 @@ mod instance_tests {
         (func (export "err") (call $write (i32.const 2)))
         (func (export "quit") (param i32) (call $exit (local.get 0))))"#;
 
+    /// `relayed` calls the host's `env::relay`, which calls back into `quit(9)`.
+    const RELAY: &str = r#"(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (import "env" "relay" (func $relay))
+        (memory (export "memory") 1)
+        (func (export "relayed") (call $relay))
+        (func (export "quit") (param i32) (call $exit (local.get 0))))"#;
+
+    unsafe extern "C" fn relay(
+        _env: *mut std::ffi::c_void,
+        caller: *mut crate::caller::packr_caller,
+        _args: *const packr_val,
+        _nargs: usize,
+        _results: *mut packr_val,
+        _nresults: usize,
+    ) -> packr_status {
+        let arg = packr_val { kind: PACKR_I32, of: packr_val_union { i32: 9 } };
+        unsafe { crate::caller::packr_caller_call(caller, c"quit".as_ptr(), &arg, 1, ptr::null_mut(), 0) }
+    }
+
+    #[test]
+    fn an_exit_inside_a_callbacks_call_ends_the_outer_call_as_an_exit() {
+        let mut h = Host::default();
+        let host = wasi_host();
+        let status = unsafe {
+            crate::host::packr_host_define_func(host, c"env".as_ptr(), c"relay".as_ptr(), ptr::null(), 0, ptr::null(), 0, Some(relay), ptr::null_mut(), None)
+        };
+        assert_eq!(status, PACKR_OK);
+        let rt = h.runtime_serving(host);
+        let module = h.load(rt, RELAY);
+        let (_, instance) = h.try_instantiate_with(module, ptr::null());
+        let status = unsafe { packr_instance_call(instance, c"relayed".as_ptr(), ptr::null(), 0, ptr::null_mut(), 0) };
+        assert_eq!(status, PACKR_ERR_EXIT, "{}", last_error());
+        assert_eq!(last_error(), "the guest exited with code 9");
+        let mut code = -1;
+        assert_eq!(unsafe { packr_instance_exit_code(instance, &mut code) }, PACKR_OK);
+        assert_eq!(code, 9);
+        unsafe { packr_host_free(host) };
+    }
+
     const REACTOR: &str = r#"(module
         (global $ready (mut i32) (i32.const 0))
         (func (export "_initialize") (global.set $ready (i32.const 41)))
