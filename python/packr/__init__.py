@@ -4,7 +4,10 @@
         inst.call("add", 2, 3)
 
 Host functions serve guests' imports (`Host`, `Runtime(host=...)`); `Module.func` resolves
-an export once for fast calls. See python/README.md.
+an export once for fast calls. `Host(wasi=True)` serves WASI (`Module.instantiate(args=...,
+stdout=packr.Output.CAPTURE, ...)`, `Instance.run`); `Instance.call_bytes` and
+`Host.bytes_func` speak upstream packr's pack convention (bytes in, bytes out). See
+python/README.md.
 
 The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY` if given
 (only that path is then tried); else `libpackr.so` beside this package; else
@@ -16,6 +19,8 @@ from ._errors import (
     ClosedError,
     CompileError,
     EngineMismatchError,
+    ExitError,
+    GuestError,
     HostError,
     InstantiateError,
     InvalidArgumentError,
@@ -38,6 +43,7 @@ from ._host import Host
 from ._instance import Instance
 from ._runtime import Export, Import, Module, Runtime
 from ._values import F32, F64, I32, I64, V128
+from ._wasi import Output, Preopen
 from . import _ffi
 
 
@@ -47,9 +53,9 @@ def version() -> str:
 
 
 __all__ = [
-    "BusyError", "Caller", "ClosedError", "CompileError", "Config", "EngineMismatchError", "Export", "F32",
-    "F64", "Func", "Host", "HostError", "I32", "I64", "Import", "Instance", "InstantiateError",
+    "BusyError", "Caller", "ClosedError", "CompileError", "Config", "EngineMismatchError", "ExitError", "Export",
+    "F32", "F64", "Func", "GuestError", "Host", "HostError", "I32", "I64", "Import", "Instance", "InstantiateError",
     "InvalidArgumentError", "LibraryNotFoundError", "LinkError", "Module", "NotFoundError", "NullPointerError",
-    "OutOfBoundsError", "PackrError", "PanicError", "PoolExhaustedError", "ResourceError", "Runtime", "TrapError",
-    "TypeMismatchError", "V128", "load_library", "version",
+    "OutOfBoundsError", "Output", "PackrError", "PanicError", "PoolExhaustedError", "Preopen", "ResourceError",
+    "Runtime", "TrapError", "TypeMismatchError", "V128", "load_library", "version",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Optional
 
 from . import _ffi
 
@@ -92,6 +93,42 @@ class HostError(PackrError):
     """
 
 
+class ExitError(PackrError):
+    """The guest called WASI's `proc_exit` during a call (PACKR_ERR_EXIT); `Instance.run`
+    reports an exit as its return value instead. The message is "the guest exited with code
+    N" and `exit_code` is N, as packr_instance_exit_code reports it for the instance that
+    made the call (also later: `Instance.exit_code`). It is None where packr keeps no code
+    to ask for: an exit inside `Caller.call`, or during instantiation (a reactor's
+    `_initialize`). The instance stays usable as far as packr is concerned, though a guest
+    that exited rarely expects more calls.
+    """
+
+    def __init__(self, status: int, status_name: str, message: str, exit_code: Optional[int] = None) -> None:
+        """Made by the binding; `exit_code` is filled in from the instance that exited."""
+        super().__init__(status, status_name, message)
+        self.exit_code = exit_code
+
+
+class GuestError(PackrError):
+    """A pack call's guest failed (PACKR_ERR_GUEST): it returned -1 with a message (after
+    "the guest's EXPORT failed: "), or broke the pack convention (an unknown return code, a
+    failed `__pack_alloc`); the message says which.
+
+    Raised inside a `Host.bytes_func` callback, it refuses the call to the guest instead
+    (the import returns -1; the guest decides what to do). Made by hand as
+    `GuestError("why")` (the message is for Python's side: the guest gets only the -1) or
+    with the binding's (status, status_name, message) form.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        if len(args) == 3 and isinstance(args[0], int):
+            super().__init__(*args)
+        elif len(args) <= 1:
+            super().__init__(GUEST, "PACKR_ERR_GUEST", str(args[0]) if args else "")
+        else:
+            raise TypeError("GuestError takes a message, or (status, status_name, message)")
+
+
 # The numbers are packr's stable status numbers (include/packr.h); unknown ones give PackrError.
 _BY_STATUS = {
     1: NullPointerError,
@@ -109,16 +146,28 @@ _BY_STATUS = {
     13: PoolExhaustedError,
     14: ResourceError,
     15: HostError,
+    16: ExitError,
+    17: GuestError,
 }
 
 HOST = 15
+EXIT = 16
+GUEST = 17
 
-# C function names in packr's messages, in this binding's words.
+# C names in packr's messages, in this binding's words.
 _PYTHON_NAMES = {
     "packr_runtime_new_sharing_engine": "Runtime.sharing_engine",
     "packr_module_func": "Module.func",
+    "packr_host_define_wasi": "Host.define_wasi",
 }
 _C_NAME = re.compile(r"\b(" + "|".join(_PYTHON_NAMES) + r")\b")
+# Phrases about the instance config, which Python users fill through Module.instantiate's
+# keyword arguments. A phrase the core rewords stays as the core says it.
+_PHRASES = (
+    (re.compile(r"\b(stdout|stderr) is not captured; set PACKR_WASI_CAPTURE on its instance config"),
+     r"\1 is not captured; instantiate with \1=packr.Output.CAPTURE"),
+    (re.compile(r"\bthe instance config sets WASI options\b"), "WASI options were given to Module.instantiate"),
+)
 
 
 class ClosedError(ValueError):
@@ -130,6 +179,8 @@ def error_for(status: int) -> PackrError:
     lib = _ffi.lib()
     message = lib.packr_last_error().decode("utf-8", "replace")
     message = _C_NAME.sub(lambda m: _PYTHON_NAMES[m.group(1)], message)
+    for phrase, words in _PHRASES:
+        message = phrase.sub(words, message)
     name = lib.packr_status_name(status).decode("ascii", "replace")
     return _BY_STATUS.get(status, PackrError)(status, name, message)
 

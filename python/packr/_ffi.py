@@ -104,12 +104,22 @@ class Val(ctypes.Structure):
 
 
 ValP = POINTER(Val)
+
+
+class Bytes(ctypes.Structure):
+    """packr_bytes: a buffer packr allocated, freed with packr_bytes_free."""
+    _fields_ = [("data", c_void_p), ("len", c_size_t)]
+
+
+BytesP = POINTER(Bytes)
 assert ctypes.sizeof(Val) == 24 and Val.of.offset == 8, "packr_val's layout (include/packr.h)"
 
 # packr_host_callback and packr_finalizer. `env` is the key of the Python definition
 # (see _host.py); `args` and `results` are addresses, read through prepared structures.
 HostCallback = ctypes.CFUNCTYPE(status, c_void_p, CallerAddress, c_void_p, c_size_t, c_void_p, c_size_t)
 Finalizer = ctypes.CFUNCTYPE(None, c_void_p)
+# packr_bytes_callback: `input` is an address (None when the input is empty).
+BytesCallback = ctypes.CFUNCTYPE(status, c_void_p, CallerAddress, c_void_p, c_size_t)
 
 # name: (restype, argtypes)
 _SIGNATURES = {
@@ -180,15 +190,37 @@ _SIGNATURES = {
     "packr_func_get_signature": (status, [FuncP, POINTER(FuncSignature)]),
     "packr_func_free": (None, [FuncP]),
     "packr_instance_call_func": (status, [InstanceP, FuncP, ValP, c_size_t, ValP, c_size_t]),
+    # WASI and the pack convention.
+    "packr_bytes_free": (None, [BytesP]),
+    "packr_host_define_wasi": (status, [HostP]),
+    "packr_host_define_bytes": (status, [HostP, c_char_p, c_char_p, BytesCallback, c_void_p, Finalizer]),
+    "packr_caller_return_bytes": (status, [CallerAddress, c_char_p, c_size_t]),
+    "packr_instance_config_set_wasi_args": (status, [InstanceConfigP, POINTER(c_char_p), c_size_t]),
+    "packr_instance_config_set_wasi_env": (status, [InstanceConfigP, POINTER(c_char_p), POINTER(c_char_p), c_size_t]),
+    "packr_instance_config_set_wasi_stdin": (status, [InstanceConfigP, c_char_p, c_size_t]),
+    "packr_instance_config_set_wasi_stdout": (status, [InstanceConfigP, c_uint32]),
+    "packr_instance_config_set_wasi_stderr": (status, [InstanceConfigP, c_uint32]),
+    "packr_instance_config_set_wasi_capture_limit": (status, [InstanceConfigP, c_size_t]),
+    "packr_instance_config_wasi_preopen_dir": (status, [InstanceConfigP, c_char_p, c_char_p, c_bool]),
+    "packr_instance_call_bytes": (status, [InstanceP, c_char_p, c_char_p, c_size_t, BytesP]),
+    "packr_instance_call_func_bytes": (status, [InstanceP, FuncP, c_char_p, c_size_t, BytesP]),
+    "packr_instance_run": (status, [InstanceP, POINTER(c_int32)]),
+    "packr_instance_exit_code": (status, [InstanceP, POINTER(c_int32)]),
+    "packr_instance_wasi_output": (status, [InstanceP, c_int32, BytesP]),
+    "packr_instance_wasi_dropped": (status, [InstanceP, c_int32, POINTER(c_uint64)]),
 }
 
-# The call paths a prepared plan takes (_calls.py), once more without argtypes: with them,
-# ctypes runs a from_param conversion per argument, which costs more than the call itself
-# (about 0.7 us of 1.3 us for add(i32, i32) on the development machine). A plan passes
-# only ctypes objects of exactly the types declared above (handle pointers, c_char_p, Val
-# arrays, c_size_t, c_void_p), never Python ints, so nothing is truncated; the test suite
-# checks that the declarations agree.
-_UNCHECKED = ("packr_instance_call", "packr_instance_call_func", "packr_caller_call")
+# The call paths a prepared plan takes (_calls.py, and pack calls in _pack.py), once more
+# without argtypes: with them, ctypes runs a from_param conversion per argument, which costs
+# more than the call itself (about 0.7 us of 1.3 us for add(i32, i32) on the development
+# machine). A plan passes only ctypes objects of exactly the types declared above (handle
+# pointers, c_char_p, Val arrays, c_size_t, c_void_p, a BytesP) or `bytes` objects where a
+# c_char_p is declared (ctypes passes their buffer as the same char pointer), never Python
+# ints, so nothing is truncated; the test suite checks that the declarations agree.
+_UNCHECKED = (
+    "packr_instance_call", "packr_instance_call_func", "packr_caller_call",
+    "packr_instance_call_bytes", "packr_instance_call_func_bytes", "packr_bytes_free",
+)
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Tuple, Union
 
-from . import _calls, _ffi
+from . import _calls, _ffi, _pack
 from ._errors import check
 from ._handles import _Handle
 from ._instance import Result, _Signature, encode, read_signature
@@ -20,7 +20,8 @@ class Func(_Handle):
     of the module, in any runtime (resolve it when the module enters your cache, call it on
     every spawn); an instance of other code raises InvalidArgumentError. This is packr's
     fastest call: no name lookup, and the argument arrays and the conversion code are
-    prepared once for the signature.
+    prepared once for the signature. A function of the pack convention is called with
+    `func.call_bytes(instance, data)`.
 
     Thread-safe: any number of threads may call through one Func at once. `close()` waits
     for calls in progress; the Func does not keep the module handle open. (Each signature
@@ -66,6 +67,12 @@ class Func(_Handle):
         """Calls the function on `instance`, converting as `Instance.call` does; returns None,
         the one result, or a tuple."""
         raise NotImplementedError  # each signature's subclass has its generated __call__
+
+    def call_bytes(self, instance: Any, data: Union[bytes, bytearray, memoryview]) -> bytes:
+        """A pack call of the function on `instance` (see `Instance.call_bytes`) without the
+        name lookup: packr's fastest bytes call. TypeMismatchError if the function does not
+        have the pack shape; InvalidArgumentError on an instance of other compiled code."""
+        return _pack.call_func_bytes(instance, self, data)
 
     def signature(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The parameter and result kinds, e.g. (("i32", "i32"), ("i32",))."""

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, TypeVar
 
 from . import _ffi
 from ._caller import Caller
-from ._errors import HOST, check, error_for
+from ._errors import GUEST, HOST, GuestError, check, error_for
 from ._handles import _Handle
 from ._instance import encode, state_at
 from ._values import CARRIED, CTYPES, INT_RANGES, V128_BYTES, convert, describe, flat_type, kind_name, kind_number
@@ -170,32 +170,95 @@ def _uncallable(env: Any, address: int, args: Any, nargs: int, out: Any, nout: i
     return HOST
 
 
+def _bytes_result(qualified: str, value: Any) -> bytes:
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"host function {qualified} must return bytes (or a bytearray, memoryview), "
+                    f"not {type(value).__name__}")
+
+
+def _bytes_trampoline(fn: Callable[[Caller, bytes], Any], qualified: str) -> Callable[..., int]:
+    """The ctypes callback for one bytes function: the input copied once into bytes,
+    `fn(caller, data)`, its result handed to packr (which copies it into the guest), a
+    GuestError turned into the guest's -1 and any other exception handed to `_fail`."""
+    string_at = ctypes.string_at
+    give = _ffi.lib().packr_caller_return_bytes
+
+    def trampoline(env: Any, address: int, data: Optional[int], length: int) -> int:
+        caller = None
+        try:
+            caller = Caller(address)
+            result = fn(caller, string_at(data, length) if length else b"")
+            if type(result) is not bytes:
+                result = _bytes_result(qualified, result)
+            if result:
+                status = give(address, result, len(result))
+                if status:
+                    raise error_for(status)
+            if caller._views is not None:
+                caller._end(True)
+            caller._address = None
+            return 0
+        except GuestError:
+            if caller is not None:
+                caller._end(False)
+            return GUEST
+        except BaseException as e:
+            return _fail(address, caller, e)
+
+    return trampoline
+
+
 class Host(_Handle):
     """Host functions, for runtimes made with `Runtime(host=...)` or `Runtime.with_host`.
 
-    Define functions with `func`; a runtime copies the definitions as they are when it is
-    made, so later definitions reach only runtimes made later. A host belongs to no engine:
-    one host can serve any number of runtimes. Its methods may be called from any thread
-    (definitions are serialised). Closing the host does not affect runtimes made from it;
-    each callable is released once nothing can call it any more (the host, and every
-    runtime, module and instance that could, have been closed).
+    Define functions with `func` (wasm values) and `bytes_func` (the pack convention); a
+    runtime copies the definitions as they are when it is made, so later definitions reach
+    only runtimes made later. A host belongs to no engine: one host can serve any number of
+    runtimes. Its methods may be called from any thread (definitions are serialised).
+    Closing the host does not affect runtimes made from it; each callable is released once
+    nothing can call it any more (the host, and every runtime, module and instance that
+    could, have been closed).
 
     `trap_unknown_imports=True` satisfies every function import nobody defined with one
     that traps when called (TrapError), so modules importing more than the host serves
     still instantiate; by default such imports raise LinkError at instantiation.
+
+    `wasi=True` (or `define_wasi()`) serves WASI preview 1: each instance gets a WASI
+    world of its own from `Module.instantiate(args=..., env=..., stdout=..., ...)`.
     """
 
-    __slots__ = ("_define_lock", "_trap_unknown_imports")
+    __slots__ = ("_define_lock", "_trap_unknown_imports", "_wasi")
 
-    def __init__(self, *, trap_unknown_imports: bool = False) -> None:
-        """An empty set of host functions."""
+    def __init__(self, *, trap_unknown_imports: bool = False, wasi: bool = False) -> None:
+        """An empty set of host functions (and WASI, with `wasi=True`)."""
+        if not isinstance(wasi, bool):
+            raise TypeError(f"wasi must be a bool, not {type(wasi).__name__}")
         out = _ffi.HostP()
         check(_ffi.lib().packr_host_new(ctypes.byref(out)))
         _Handle.__init__(self, out, _ffi.lib().packr_host_free)
         self._define_lock = allocate_lock()
         self._trap_unknown_imports = False
+        self._wasi = False
         if trap_unknown_imports:
             self.trap_unknown_imports = True
+        if wasi:
+            self.define_wasi()
+
+    @property
+    def wasi(self) -> bool:
+        """Whether the host serves WASI (`Host(wasi=True)` or `define_wasi()`)."""
+        return self._wasi
+
+    def define_wasi(self) -> None:
+        """Makes runtimes made from this host afterwards serve WASI preview 1
+        (`wasi_snapshot_preview1`, and its older name `wasi_unstable`), each instance with
+        its own arguments, environment, streams and directories (see `Module.instantiate`).
+        Functions this host defines itself under those module names replace WASI's.
+        Calling it again does nothing."""
+        with self._define_lock, self._use() as ptr:
+            check(_ffi.lib().packr_host_define_wasi(ptr))
+        self._wasi = True
 
     @property
     def trap_unknown_imports(self) -> bool:
@@ -254,6 +317,49 @@ class Host(_Handle):
             return define
         self._define(module, name, encoded, kinds, fn)
         return fn
+
+    def bytes_func(self, module: str, name: str, fn: Optional[F] = None) -> Any:
+        """Defines the import `module`::`name` in upstream packr's pack convention, served by
+        `fn(caller, data: bytes) -> bytes`. The import's wasm type is (in_ptr, in_len,
+        out_ptr_ptr, out_len_ptr: i32) -> i32; packr copies the guest's input out of its
+        `memory` and gives `fn`'s result to the guest in a block from its `__pack_alloc`.
+
+        As a decorator::
+
+            @host.bytes_func("host", "transform")
+            def transform(caller, data):
+                return data.upper()
+
+        or as a call, `host.bytes_func("host", "transform", transform)`; both return `fn`.
+
+        `fn` returns bytes (a bytearray or memoryview is copied; b"" gives the guest an
+        empty result); anything else fails the call with TypeError. Raising
+        `packr.GuestError` (its message stays on Python's side) makes the import return -1
+        to the guest, whose code decides what follows. Any other exception fails the call
+        as for `Host.func`: the guest traps and the call that entered wasm re-raises that
+        same exception, with "PACKR_ERR_HOST: host function MODULE::NAME failed: TEXT" as a
+        note. The `caller` is the one `Host.func` callbacks get. Thread rules, lifetime and
+        InvalidArgumentError for a name defined twice are those of `Host.func`.
+        """
+        encoded = (encode(module), encode(name))
+        if fn is None:
+            def define(fn: F) -> F:
+                self._define_bytes(module, name, encoded, fn)
+                return fn
+            return define
+        self._define_bytes(module, name, encoded, fn)
+        return fn
+
+    def _define_bytes(self, module: str, name: str, encoded: Tuple[bytes, bytes], fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"host function {module}::{name} must be callable, not {type(fn).__name__}")
+        callback = _ffi.BytesCallback(_bytes_trampoline(fn, f"{module}::{name}"))
+        key = next(_keys)
+        _definitions[key] = (callback, fn)
+        with self._define_lock, self._use() as ptr:
+            status = _ffi.lib().packr_host_define_bytes(ptr, encoded[0], encoded[1], callback, key, _FINALIZER)
+            if status:
+                raise error_for(status)  # packr ran the finalizer already
 
     def _define(self, module: str, name: str, encoded: Tuple[bytes, bytes], kinds: Tuple[Tuple[int, ...], ...],
                 fn: Callable[..., Any]) -> None:

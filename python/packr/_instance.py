@@ -7,8 +7,8 @@ import ctypes
 import functools
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
-from . import _calls, _ffi
-from ._errors import HOST, PackrError, add_note, error_for
+from . import _calls, _ffi, _pack
+from ._errors import EXIT, HOST, PackrError, add_note, error_for
 from ._handles import _Handle
 from ._values import CARRIED, KIND_NAMES, KIND_NUMBERS, Value, kind_name, kind_number, load, store
 
@@ -163,7 +163,8 @@ class Instance(_Handle):
 
     May be used from any thread, by one call at a time: a call that finds it in use by
     another thread (or by a host function of its own further up the stack) raises
-    BusyError rather than waiting. `data` may be read at any time.
+    BusyError rather than waiting. `data`, `exit_code` and the captured WASI output
+    (`read_stdout` ...) may be read at any time, also while a call runs on another thread.
     """
 
     __slots__ = ("_signatures", "_state")
@@ -176,7 +177,11 @@ class Instance(_Handle):
     def _failure(self, status: int) -> BaseException:
         """The exception for a failed call on this instance (right after it, same thread)."""
         error = error_for(status)
-        return host_failure(error, self._state) if status == HOST else error
+        if status == HOST:
+            return host_failure(error, self._state)
+        if status == EXIT:
+            error.exit_code = self.exit_code
+        return error
 
     @property
     def data(self) -> Any:
@@ -294,3 +299,98 @@ class Instance(_Handle):
             status = _ffi.lib().packr_instance_global_set(ptr, encoded, ctypes.byref(slot))
             if status:
                 raise error_for(status)
+
+    # -- the pack convention ------------------------------------------------------------
+
+    def call_bytes(self, name: str, data: Union[bytes, bytearray, memoryview]) -> bytes:
+        """Calls export `name` in upstream packr's pack convention: `data` in, the guest's
+        output out, as bytes (b"" for none).
+
+        The guest must export `memory`, `__pack_alloc` and `__pack_free`, and `name` must
+        have the pack shape (in_ptr, in_len, out_ptr_ptr, out_len_ptr: i32) -> i32. A
+        `bytes` input is passed without a copy (a bytearray or memoryview is copied once);
+        the output is copied once out of packr's buffer.
+
+        GuestError if the guest returned -1 (its message after "the guest's NAME failed: ")
+        or broke the convention; OutOfBoundsError if it pointed outside its memory;
+        NotFoundError if an export is missing; TypeMismatchError if one has another type;
+        and the exceptions of `call` (traps, a host function's own exception, ExitError,
+        BusyError). For a hot path, resolve the export once: `Module.func(name).call_bytes`.
+        """
+        return _pack.call_bytes(self, name, data)
+
+    def call_func_bytes(self, func: Any, data: Union[bytes, bytearray, memoryview]) -> bytes:
+        """A pack call through the resolved `func` (from `Module.func`): `func.call_bytes(self, data)`."""
+        return func.call_bytes(self, data)
+
+    # -- WASI -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Runs the WASI command's `_start` and returns its exit code: 0 when `_start`
+        returns, N when the guest calls `proc_exit(N)` (no exception either way).
+
+        Arguments, environment, stdin, output streams and directories are the instance's
+        options (`Module.instantiate(args=..., ...)`). NotFoundError if the module exports
+        no `_start` (a reactor, say); TypeMismatchError if it takes parameters or returns
+        results; a trap raises TrapError, and a host function's exception is re-raised.
+        """
+        code = ctypes.c_int32()
+        ptr = self._acquire()
+        try:
+            status = _ffi.lib().packr_instance_run(ptr, ctypes.byref(code))
+        finally:
+            self._release()
+        if status:
+            raise self._failure(status)
+        return code.value
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The code the guest last passed to WASI's `proc_exit` (in `run`, or in a call that
+        raised ExitError), or None if it has not exited."""
+        code = ctypes.c_int32()
+        with self._use() as ptr:
+            status = _ffi.lib().packr_instance_exit_code(ptr, ctypes.byref(code))
+        return code.value if status == 0 else None
+
+    def read_stdout(self) -> bytes:
+        """Takes out what the guest wrote to stdout so far (with `stdout=packr.Output.CAPTURE`):
+        the next read returns only what came after. InvalidArgumentError if stdout is not
+        captured."""
+        return self._output(1)
+
+    def read_stderr(self) -> bytes:
+        """Takes out what the guest wrote to stderr so far; see `read_stdout`."""
+        return self._output(2)
+
+    def stdout_dropped(self) -> int:
+        """How many bytes of captured stdout were dropped since the instance was made,
+        because the guest wrote them while the capture held its `capture_limit`; 0 means
+        every byte reached `read_stdout`. InvalidArgumentError if stdout is not captured."""
+        return self._dropped(1)
+
+    def stderr_dropped(self) -> int:
+        """How many bytes of captured stderr were dropped; see `stdout_dropped`."""
+        return self._dropped(2)
+
+    def _output(self, fd: int) -> bytes:
+        out = _ffi.Bytes()
+        lib = _ffi.lib()
+        with self._use() as ptr:
+            status = lib.packr_instance_wasi_output(ptr, fd, ctypes.byref(out))
+            if status:
+                raise error_for(status)
+        if not out.data:
+            return b""
+        try:
+            return ctypes.string_at(out.data, out.len)
+        finally:
+            lib.packr_bytes_free(ctypes.byref(out))
+
+    def _dropped(self, fd: int) -> int:
+        dropped = ctypes.c_uint64()
+        with self._use() as ptr:
+            status = _ffi.lib().packr_instance_wasi_dropped(ptr, fd, ctypes.byref(dropped))
+            if status:
+                raise error_for(status)
+        return dropped.value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _ffi
 from ._config import Config
@@ -12,6 +12,7 @@ from ._func import Func
 from ._handles import _Handle
 from ._host import Host
 from ._instance import Instance, Signatures, _State, cached_signature, encode, host_failure
+from ._wasi import Options, Output, Preopen
 
 _EXTERN_KINDS = ("func", "global", "table", "memory", "tag")
 
@@ -133,22 +134,59 @@ class Module(_Handle):
             raise PanicError(11, "PACKR_ERR_PANIC", "packr_module_clone returned NULL")
         return Module._adopt(out, self._signatures)
 
-    def instantiate(self, data: Any = None) -> Instance:
+    def instantiate(
+        self,
+        data: Any = None,
+        *,
+        args: Optional[Sequence[str]] = None,
+        env: Union[Mapping[str, str], Iterable[Tuple[str, str]], None] = None,
+        stdin: Union[bytes, bytearray, memoryview, None] = None,
+        stdout: Union[Output, str, None] = None,
+        stderr: Union[Output, str, None] = None,
+        capture_limit: Optional[int] = None,
+        preopens: Optional[Iterable[Union[Preopen, Tuple[Any, ...]]]] = None,
+    ) -> Instance:
         """A fresh instance: its own memory and globals, imports resolved against the runtime
-        (once per module handle), and the start function run if there is one.
+        (once per module handle), and the start function run if there is one (a WASI
+        reactor's `_initialize` too).
 
         `data` is any object, the instance's own: `Instance.data` and, inside host
         callbacks, `Caller.data` return it; it is kept alive as long as the instance.
 
-        LinkError names every import the runtime's host cannot satisfy; an exception a host
-        function raises in the start function is re-raised here (see `Host.func`).
+        The keyword arguments are the guest's WASI world, for runtimes whose host serves
+        WASI (`Host(wasi=True)`); given on another runtime they raise InvalidArgumentError,
+        so a forgotten `wasi=True` never goes unnoticed. Left out, each has its default:
+
+        - `args`: argv, a sequence of str, `args[0]` by convention the program's name, as
+          for `subprocess.run` (default: none at all).
+        - `env`: the environment, a mapping (its order kept) or (name, value) pairs
+          (default: empty; the Python process's own is never passed on by itself).
+        - `stdin`: the bytes the guest reads, then end of file (default: empty).
+        - `stdout`, `stderr`: `packr.Output.INHERIT` (the default: this process's own
+          streams), `DISCARD` or `CAPTURE` (read with `Instance.read_stdout` /
+          `read_stderr`), or the strings "inherit", "discard", "capture".
+        - `capture_limit`: bytes each captured stream holds before it drops (and counts)
+          what comes after (default 1 MiB; 0 keeps nothing).
+        - `preopens`: directories the guest may reach, each a `packr.Preopen(host_path,
+          guest_path, writable=False)` or a plain tuple of the same. `host_path` must be an
+          existing directory now (NotFoundError, or InvalidArgumentError for a file); the
+          guest reaches nothing outside it.
+
+        A wrong type raises TypeError (ValueError for a string holding a NUL or an unknown
+        output mode) before anything is made. LinkError names every import the runtime's
+        host cannot satisfy; an exception a host function raises in the start function is
+        re-raised here (see `Host.func`).
         """
+        config = None
+        if (args is not None or env is not None or stdin is not None or stdout is not None or stderr is not None
+                or capture_limit is not None or preopens is not None):
+            config = Options(args, env, stdin, stdout, stderr, capture_limit, preopens).new_config()
         state = _State(data, self)
         out = _ffi.InstanceP()
         try:
             ptr = self._acquire()
             try:
-                status = _ffi.lib().packr_module_instantiate_with(ptr, None, state.key, ctypes.byref(out))
+                status = _ffi.lib().packr_module_instantiate_with(ptr, config, state.key, ctypes.byref(out))
                 if status:
                     error = error_for(status)
                     raise host_failure(error, state) if status == HOST else error
@@ -157,6 +195,9 @@ class Module(_Handle):
         except BaseException:
             state.forget()  # no instance: nothing can reach the state any more
             raise
+        finally:
+            if config is not None:
+                _ffi.lib().packr_instance_config_free(config)
         return Instance._adopt(out, self._signatures, state)
 
     def func(self, name: str) -> Func:

@@ -6,6 +6,15 @@ import pytest
 import packr
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "tests" / "cases"
+GUEST_DIR = Path(__file__).resolve().parents[2] / "build" / "guest"
+
+
+def guest(name):
+    """The bytes of build/guest/NAME; a missing guest fails the test (never skips it)."""
+    path = GUEST_DIR / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make guest` (bash guest/build.sh) first", pytrace=False)
+    return path.read_bytes()
 
 # Runs `n` iterations and returns n: a call that takes as long as we like.
 SPIN_WAT = """

@@ -12,7 +12,7 @@ class Refused(Exception):
 
 def case_host():
     """The case host (see cases.tsv), defined through the decorator API."""
-    host = packr.Host()
+    host = packr.Host(wasi=True)
 
     @host.func("host", "add", [packr.I32, packr.I32], [packr.I32])
     def add(caller, a, b):
@@ -36,6 +36,14 @@ def case_host():
     def swap(caller, vector):
         return vector[8:] + vector[:8]
 
+    @host.bytes_func("host", "transform")
+    def transform(caller, data):
+        if data == b"guest-error":
+            raise packr.GuestError("refused to the guest")
+        if data == b"host-error":
+            raise Refused("transform refused")
+        return data.upper()  # ASCII only, for bytes
+
     return host
 
 
@@ -51,6 +59,29 @@ def _values(field):
     return [(kind, _value(kind, text)) for kind, text in (item.split(":", 1) for item in field.split(" "))]
 
 
+def _bytes(field):
+    """A BYTES value of the table: str:TEXT (\\n a newline) or rep:N:C; "-" is empty."""
+    if field == "-":
+        return b""
+    form, _, value = field.partition(":")
+    if form == "str":
+        return value.replace("\\n", "\n").encode("utf-8")
+    if form == "rep":
+        count, _, char = value.partition(":")
+        return char.encode("utf-8") * int(count)
+    raise ValueError(f"not BYTES: {field!r}")
+
+
+def _expected(op, results):
+    if op == "bytes":
+        return _bytes(results)
+    if op == "run":
+        exit_field, out_field = results.split(" ", 1)
+        assert exit_field.startswith("exit:") and out_field.startswith("out:")
+        return int(exit_field[5:]), _bytes("str:" + out_field[4:])
+    return _values(results)
+
+
 def _rows():
     with open(CASES_DIR / "cases.tsv", encoding="utf-8") as f:
         for line in f:
@@ -62,16 +93,23 @@ def _rows():
 
 
 def _run(base, file, op, export, args, nresults):
-    if op in ("hostcall", "instantiate_host"):
+    if op in ("hostcall", "instantiate_host", "bytes", "run"):
         with case_host() as host:
             runtime = packr.Runtime.with_host(base, host)
-        op = {"hostcall": "call", "instantiate_host": "instantiate"}[op]
+        op = {"hostcall": "call", "instantiate_host": "instantiate"}.get(op, op)
     else:
         runtime = packr.Runtime.sharing_engine(base)
     with runtime, runtime.load((CASES_DIR / file).read_bytes()) as module:
         if op == "load":
             return []
+        if op == "run":
+            argv = ["case"] + [_bytes(arg).decode("utf-8") for arg in args.split(" ") if arg != "-"]
+            with module.instantiate(args=argv, stdout=packr.Output.CAPTURE) as instance:
+                code = instance.run()
+                return code, instance.read_stdout()
         with module.instantiate() as instance:
+            if op == "bytes":
+                return instance.call_bytes(export, _bytes(args))
             if op == "instantiate":
                 return []
             if op == "call":
@@ -87,13 +125,16 @@ def _run(base, file, op, export, args, nresults):
 @pytest.mark.parametrize("file, op, export, args, nresults, status, results, message", list(_rows()))
 def test_case(runtime, file, op, export, args, nresults, status, results, message):
     if status == "PACKR_OK":
-        assert _run(runtime, file, op, export, args, nresults) == _values(results)
+        assert _run(runtime, file, op, export, args, nresults) == _expected(op, results)
         return
     if status != "PACKR_ERR_HOST":
         with pytest.raises(packr.PackrError) as caught:
             _run(runtime, file, op, export, args, nresults)
         assert caught.value.status_name == status
         assert message in caught.value.message
+        if status == "PACKR_ERR_EXIT":  # the code comes from the instance, not the message
+            assert isinstance(caught.value, packr.ExitError)
+            assert f"exited with code {caught.value.exit_code}" in caught.value.message
         return
     # A failed host function re-raises the callback's own exception (the same object), and
     # packr's report, "PACKR_ERR_HOST: <packr's message>", is its last note: that is where

@@ -68,6 +68,7 @@ def test_every_status_has_its_class():
         packr.EngineMismatchError, packr.LinkError, packr.NotFoundError, packr.TypeMismatchError,
         packr.TrapError, packr.OutOfBoundsError, packr.BusyError, packr.PanicError,
         packr.InstantiateError, packr.PoolExhaustedError, packr.ResourceError, packr.HostError,
+        packr.ExitError, packr.GuestError,
     ]
     from packr._errors import error_for
 
@@ -77,3 +78,15 @@ def test_every_status_has_its_class():
         assert error.status_name.startswith("PACKR_ERR_")
     unknown = error_for(999)
     assert type(unknown) is packr.PackrError and unknown.status_name == "UNKNOWN"
+
+
+def test_guest_error_is_made_by_hand_or_by_the_binding():
+    by_hand = packr.GuestError("bad input")
+    assert (by_hand.status, by_hand.status_name, by_hand.message) == (17, "PACKR_ERR_GUEST", "bad input")
+    assert packr.GuestError().message == ""
+    made = packr.GuestError(17, "PACKR_ERR_GUEST", "the guest's `f` failed: no")
+    assert made.message == "the guest's `f` failed: no" and str(made) == made.message
+    with pytest.raises(TypeError):
+        packr.GuestError("a", "b")
+    exit_error = packr.ExitError(16, "PACKR_ERR_EXIT", "the guest exited with code 3", 3)
+    assert exit_error.exit_code == 3 and packr.ExitError(16, "PACKR_ERR_EXIT", "m").exit_code is None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import packr
-from packr import _ffi, _func
+from packr import _ffi, _func, _pack
 
 HEADER = Path(__file__).resolve().parents[2] / "include" / "packr.h"
 
@@ -26,6 +26,9 @@ def checked_entries(monkeypatch):
     for name in _ffi._UNCHECKED:
         monkeypatch.setitem(_ffi._unchecked, name, getattr(lib, name))
     monkeypatch.setattr(_func, "_subclasses", {})
+    _pack.reset()
+    yield
+    _pack.reset()
 
 
 def test_prepared_paths_pass_the_declared_types(checked_entries):
@@ -45,3 +48,19 @@ def test_prepared_paths_pass_the_declared_types(checked_entries):
                 twice(inst)  # the fallback path
             with pytest.raises(packr.TypeMismatchError):
                 inst.call("use_add", 1)
+
+
+PACK_WAT = (Path(__file__).resolve().parents[2] / "tests" / "cases" / "pack.wat").read_text()
+
+
+def test_pack_paths_pass_the_declared_types(checked_entries):
+    host = packr.Host()
+    host.bytes_func("host", "transform", lambda caller, data: data.upper())
+    with packr.Runtime(host=host) as rt, rt.load(PACK_WAT) as module, module.instantiate() as inst:
+        with module.func("echo") as echo:
+            assert inst.call_bytes("echo", b"abc") == b"abc"
+            assert inst.call_bytes("echo", b"") == b""
+            assert echo.call_bytes(inst, bytearray(b"\0binary\0")) == b"\0binary\0"
+            assert inst.call_bytes("via_host", b"shout") == b"SHOUT"
+            with pytest.raises(packr.GuestError):
+                inst.call_bytes("fail", b"x")
