@@ -2,7 +2,8 @@
 # Builds the native benchmark drivers into target/bench/ (and the Rust floor into
 # target/release/). Idempotent. Expects `cargo build --release` and `bash guest/build.sh`
 # to have run: it links target/release/libpackr.so and the drivers read
-# build/guest/sqlite.wasm at run time.
+# build/guest/sqlite.wasm (and, in the calls, wasi and pack modes, the other guests there)
+# at run time.
 #
 #   target/release/packr-bench-floor   plain wasmtime (Rust), the floor
 #   target/bench/packr_bench           packr through the C ABI

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""packr's benchmark orchestrator: builds what is missing, runs every driver, prints one table.
+"""packr's benchmark orchestrator: builds what is missing, runs every driver, prints the tables.
 
-    python3 bench/run.py [--quick] [--out build/bench/results.json] [--only NAME] [--threads T]
+    python3 bench/run.py [--quick] [--out build/bench/results.json] [--only NAME] [--mode MODE] [--threads T]
 
 Each driver prints one JSON object (see bench/README.md). A driver that is missing or fails is
 skipped with a "skipped: <why>" line. The exit code is non-zero only when a packr driver that
@@ -41,28 +41,38 @@ class Driver:
     packr: bool         # a packr driver: its failure fails the run
     native: bool        # built by bench/build.sh (so only required once that script exists)
     needs: tuple = ()   # Python modules the driver imports, checked before it runs
-    calls_wasm: str = "calls.wasm"  # the guest of its calls mode, in build/guest/
+    guests: tuple = ()  # (mode, file in build/guest/) pairs replacing MODE_GUESTS' choice
 
 
 # The drivers, in table order. Paths may change: this table is the one place that says where.
 DRIVERS = (
-    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling", "calls"), True, True),
-    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling", "calls"), False, True),
+    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling", "calls", "wasi", "pack"), True,
+           True),
+    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling", "calls", "wasi", "pack"),
+           False, True),
     Driver("wasmtime-capi", "C/Rust", ("target/bench/capi_bench",), ("default", "pooling", "calls"), False, True),
     Driver("packr-go", "Go", ("target/bench/packr_go",), ("default", "pooling", "calls"), True, True),
     Driver("go-capi", "Go", ("target/bench/capi_go",), ("nopool", "pooling", "calls"), False, True),
-    Driver("packr-py", "Python", ("{py}", "bench/python/packr_bench.py"), ("default", "pooling", "calls"), True,
-           False),
-    Driver("wasmtime-py", "Python", ("{py}", "bench/python/wasmtime_bench.py"), ("default", "pooling", "calls"),
-           False, False, ("wasmtime",)),
-    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"), ("default", "calls"), False, False,
-           ("extism",), "calls_extism.wasm"),
+    Driver("packr-py", "Python", ("{py}", "bench/python/packr_bench.py"),
+           ("default", "pooling", "calls", "wasi", "pack"), True, False),
+    Driver("wasmtime-py", "Python", ("{py}", "bench/python/wasmtime_bench.py"),
+           ("default", "pooling", "calls", "wasi"), False, False, ("wasmtime",)),
+    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"), ("default", "calls", "wasi", "pack"),
+           False, False, ("extism",), (("calls", "calls_extism.wasm"), ("pack", "extism_echo.wasm"))),
 )
 LANGUAGES = ("C/Rust", "Go", "Python")
 FLOOR = "floor"
 FIELDS = ("compile_ms", "spawn_median_us", "spawn_p99_us", "spawns", "spawns_per_sec_1",
           "spawns_per_sec_all", "threads_all", "rss_1000_live_mib")
 CALL_FIELDS = ("call_ns", "call_fast_ns", "host_call_ns", "host_call_fast_ns")
+# The modes whose drivers print FIELDS (the spawn measurement); the others print their own.
+SPAWN_MODES = ("default", "pooling", "nopool", "wasi")
+# The guest of each mode that does not spawn the sqlite guest (--wasm), in build/guest/.
+MODE_GUESTS = {"calls": "calls.wasm", "wasi": "wasi_reactor.wasm", "pack": "pack.wasm"}
+# The pack mode's payloads: (label in the field names, bytes, as the table heads them).
+PACK_SIZES = (("16", 16, "16 B"), ("4k", 4096, "4 KiB"), ("1m", 1 << 20, "1 MiB"))
+PACK_FIELDS = tuple(f"{kind}_{label}_ns" for label, _, _ in PACK_SIZES for kind in ("pack", "pack_fast", "memcpy2")) \
+    + ("plain_call_ns", "plain_call_fast_ns")
 # packr_instance_call by name before func handles and the raw call path (bench/README.md).
 CALL_BY_NAME_BEFORE_NS = 230.0
 
@@ -102,8 +112,11 @@ def build_native() -> Optional[str]:
             problems.append(f"cargo build failed: {tail(r.stderr)}")
     elif not os.path.exists(os.path.join(ROOT, "target", "release", "libpackr.so")):
         problems.append("no cargo and no target/release/libpackr.so")
-    if not os.path.exists(WASM):
-        log("build: bash guest/build.sh (build/guest/sqlite.wasm is missing)")
+    guests = {WASM} | {os.path.join(GUESTS, g) for g in MODE_GUESTS.values()} \
+        | {os.path.join(GUESTS, g) for d in DRIVERS for _, g in d.guests}
+    missing = sorted(os.path.relpath(g, ROOT) for g in guests if not os.path.exists(g))
+    if missing:
+        log(f"build: bash guest/build.sh ({', '.join(missing)} missing)")
         r = build_step(["bash", "guest/build.sh"], 3000)
         if r.returncode:
             problems.append(f"guest/build.sh failed: {tail(r.stderr)}")
@@ -165,12 +178,13 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
             for i, a in enumerate(driver.argv)]
     if not os.path.exists(argv[0]) or (driver.argv[0] == "{py}" and not os.path.exists(argv[1])):
         return None, f"{os.path.relpath(argv[0] if driver.argv[0] != '{py}' else argv[1], ROOT)} not found"
-    calls = mode == "calls"
-    argv += ["--wasm", os.path.join(GUESTS, driver.calls_wasm) if calls else args.wasm, "--mode", mode]
+    spawns = mode in SPAWN_MODES
+    guest = dict(driver.guests).get(mode) or MODE_GUESTS.get(mode)
+    argv += ["--wasm", os.path.join(GUESTS, guest) if guest else args.wasm, "--mode", mode]
     if args.quick:
         argv.append("--quick")
     for flag in ("spawns", "threads", "live"):
-        if getattr(args, flag) is not None and not calls:
+        if getattr(args, flag) is not None and spawns:
             argv += [f"--{flag}", str(getattr(args, flag))]
     try:
         r = sh(argv, timeout=args.timeout)
@@ -186,7 +200,7 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
             raise ValueError("not an object")
     except ValueError:
         return None, f"stdout is not one JSON object: {tail(r.stdout, 1)[:200]!r}"
-    absent = [f for f in (CALL_FIELDS if calls else FIELDS) if f not in result]
+    absent = [f for f in (FIELDS if spawns else CALL_FIELDS if mode == "calls" else PACK_FIELDS) if f not in result]
     if absent:
         result.setdefault("notes", "")
         result["notes"] = (result["notes"] + "; " if result["notes"] else "") + "missing: " + ", ".join(absent)
@@ -196,14 +210,25 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
 # --- the table and the targets -----------------------------------------------------------
 
 def floor_mode(mode: str) -> str:
-    return "pooling" if mode == "pooling" else "default"
+    return mode if mode in ("pooling", "wasi") else "default"
+
+
+def pack_best(r: dict, label: str) -> Optional[float]:
+    """The fastest pack call a system made with that payload (its fast path, or its only one)."""
+    return min([v for v in (r.get(f"pack_{label}_ns"), r.get(f"pack_fast_{label}_ns")) if v] or [0]) or None
 
 
 def derive(rows: list) -> None:
     """Adds compile/spawn and the ratio to the floor in the same mode to every row."""
     floors = {r["mode_asked"]: r.get("spawn_median_us") for r in rows if r["driver"] == FLOOR}
     call_floor = next((r for r in rows if r["driver"] == FLOOR and r["mode_asked"] == "calls"), {})
+    pack_floor = next((r for r in rows if r["driver"] == FLOOR and r["mode_asked"] == "pack"), {})
     for r in rows:
+        if r["mode_asked"] == "pack":
+            for label, _, _ in PACK_SIZES:
+                ours, floor = pack_best(r, label), pack_best(pack_floor, label)
+                r[f"pack_{label}_vs_floor"] = ours / floor if ours and floor else None
+            continue
         if r["mode_asked"] == "calls":
             # The fastest path each system offers, against the floor's fastest (TypedFunc::call,
             # Func::wrap).
@@ -228,7 +253,12 @@ def fmt(value, digits: int = 1) -> str:
     return str(value)
 
 
-def print_table(rows: list) -> None:
+def print_table(rows: list, modes: tuple = ("default", "pooling", "nopool"), title: Optional[str] = None,
+                tag: str = "") -> None:
+    """One table of spawn figures for the rows of `modes`; notes are numbered [tagN]."""
+    rows = [r for r in rows if r["mode_asked"] in modes]
+    if not rows:
+        return
     live = next((r.get("live") for r in rows if r.get("live")), None)
     threads = next((r.get("threads_all") for r in rows if r.get("threads_all")), None)
     headers = ("system", "mode", "compile ms", "spawn med us", "p99 us", "compile/spawn", "vs floor",
@@ -236,7 +266,7 @@ def print_table(rows: list) -> None:
     table = []
     notes = []
     for language in LANGUAGES:
-        group = [r for r in rows if r["language"] == language and r["mode_asked"] != "calls"]
+        group = [r for r in rows if r["language"] == language]
         if not group:
             continue
         table.append(None if table else "")
@@ -244,8 +274,8 @@ def print_table(rows: list) -> None:
         for r in group:
             mark = ""
             if r.get("notes"):
-                notes.append(f"[{len(notes) + 1}] {r['driver']} {r['mode_asked']}: {r['notes']}")
-                mark = f" [{len(notes)}]"
+                notes.append(f"[{tag}{len(notes) + 1}] {r['driver']} {r['mode_asked']}: {r['notes']}")
+                mark = f" [{tag}{len(notes)}]"
             table.append((r["driver"] + mark, r["mode_asked"], fmt(r.get("compile_ms")),
                           fmt(r.get("spawn_median_us")), fmt(r.get("spawn_p99_us")),
                           fmt(r.get("compile_spawn_ratio"), 0), fmt(r.get("vs_floor"), 2) + ("x" if r.get("vs_floor") else ""),
@@ -258,6 +288,8 @@ def print_table(rows: list) -> None:
         return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths)))
 
     log("")
+    if title:
+        log(title)
     log(line(headers))
     log("-" * len(line(headers)))
     for t in table:
@@ -307,6 +339,90 @@ def print_calls_table(rows: list) -> None:
         log(line(t) if isinstance(t, tuple) else f"{t}:")
     for n in notes:
         log(n)
+
+
+def ratio_cell(value: Optional[float]) -> str:
+    return fmt(value, 2) + ("x" if value else "")
+
+
+def print_pack_table(rows: list) -> None:
+    """Pack calls on a live instance (mode pack): a line per system and path, ns per call, and
+    each system's fastest pack call against the floor's, size by size."""
+    rows = [r for r in rows if r["mode_asked"] == "pack"]
+    if not rows:
+        return
+    headers = ["system", "path"]
+    for _, _, head in PACK_SIZES:
+        headers += [f"{head} ns", "vs floor"]
+    # (path, field kind, whether the line carries the vs-floor ratio)
+    paths = (("pack", "pack", True), ("pack, fast", "pack_fast", True), ("2 memcpys", "memcpy2", False))
+    table, notes = [], []
+    for language in LANGUAGES:
+        group = [r for r in rows if r["language"] == language]
+        if not group:
+            continue
+        table.append(f"{language}")
+        for r in group:
+            mark = ""
+            if r.get("notes"):
+                notes.append(f"[p{len(notes) + 1}] {r['driver']}: {r['notes']}")
+                mark = f" [p{len(notes)}]"
+            best = {label: pack_best(r, label) for label, _, _ in PACK_SIZES}
+            for path, kind, ratio in paths:
+                values = [r.get(f"{kind}_{label}_ns") for label, _, _ in PACK_SIZES]
+                if not any(values):
+                    continue
+                cells = [r["driver"] + mark, path]
+                for (label, _, _), v in zip(PACK_SIZES, values):
+                    # The ratio stands beside the system's fastest path at that size.
+                    shown = r.get(f"pack_{label}_vs_floor") if ratio and v and v == best[label] else None
+                    cells += [fmt(v, 0), ratio_cell(shown)]
+                table.append(tuple(cells))
+                mark = ""
+            for path, field in (("plain call", "plain_call_ns"), ("plain call, fast", "plain_call_fast_ns")):
+                if r.get(field):
+                    table.append((r["driver"] + mark, path, fmt(r[field], 0), "") + ("", "") * (len(PACK_SIZES) - 1))
+                    mark = ""
+    cells = [tuple(headers)] + [t for t in table if isinstance(t, tuple)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+
+    def line(cols: tuple) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+
+    log("")
+    log("pack calls on a live instance (ns per round trip; echo of build/guest/pack.wasm, extism_echo.wasm for "
+        "Extism; plain call: a no-payload export on the same instance):")
+    log(line(tuple(headers)))
+    log("-" * len(line(tuple(headers))))
+    for t in table:
+        log(line(t) if isinstance(t, tuple) else f"{t}:")
+    for n in notes:
+        log(n)
+
+
+def pack_targets(rows: list) -> list:
+    """The WASI-and-pack issue's goals (issue 9), as check lines."""
+    by = {(r["driver"], r["mode_asked"]): r for r in rows}
+    pack = lambda driver: by.get((driver, "pack"), {})  # noqa: E731
+    checks = []
+
+    def check(label: str, a: Optional[float], b: Optional[float], limit: float, faster: bool = False) -> None:
+        ratio = (b / a if faster else a / b) if a and b else None
+        want = f">= {limit}x faster" if faster else f"<= {limit}x"
+        checks.append({"target": label, "ratio": ratio, "want": want,
+                       "ok": None if ratio is None else (ratio >= limit if faster else ratio <= limit)})
+
+    check("packr-c wasi / floor wasi (pooled WASI spawn median)", by.get(("packr-c", "wasi"), {}).get("spawn_median_us"),
+          by.get((FLOOR, "wasi"), {}).get("spawn_median_us"), 1.5)
+    c = pack("packr-c")
+    check("packr-c pack 1 MiB (func) / two memcpys of 1 MiB", c.get("pack_fast_1m_ns"), c.get("memcpy2_1m_ns"), 2)
+    check("packr-c pack 16 B by name / packr_instance_call", c.get("pack_16_ns"), c.get("plain_call_ns"), 3)
+    check("packr-c pack 16 B (func) / packr_instance_call_func", c.get("pack_fast_16_ns"), c.get("plain_call_fast_ns"),
+          3)
+    for label, _, head in PACK_SIZES:
+        check(f"packr-py pack {head} vs extism-py Plugin.call", pack_best(pack("packr-py"), label),
+              pack_best(pack("extism-py"), label), 5, True)
+    return checks
 
 
 def call_targets(rows: list) -> list:
@@ -366,6 +482,7 @@ def targets(rows: list) -> list:
     faster("packr-go pooling vs go-capi nopool (spawn median)", ("packr-go", "pooling"), ("go-capi", "nopool"), 3)
     at_most("packr-go pooling / go-capi pooling (spawn median)", ("packr-go", "pooling"), ("go-capi", "pooling"), 1.2)
     checks += call_targets(rows)
+    checks += pack_targets(rows)
     ratio = next((r.get("compile_ms", 0) * 1000 / r["spawn_median_us"] for r in rows
                   if (r["driver"], r["mode_asked"]) == ("packr-c", "pooling") and r.get("spawn_median_us")), None)
     checks.append({"target": "packr-c pooling compile/spawn ratio", "ratio": ratio, "want": ">= 100000",
@@ -429,6 +546,7 @@ def machine(python: str) -> dict:
         "versions": {
             "packr": lock_version("packr"),
             "wasmtime (crate)": lock_version("wasmtime"),
+            "wasmtime-wasi (crate)": lock_version("wasmtime-wasi"),
             "python": platform.python_version(),
             "rustc": first_line(["rustc", "--version"]),
             "go": first_line(["go", "version"]),
@@ -448,6 +566,8 @@ def main() -> int:
     p.add_argument("--out", default=os.path.join("build", "bench", "results.json"))
     p.add_argument("--wasm", default=WASM)
     p.add_argument("--only", action="append", help="run only drivers whose name contains this (repeatable)")
+    p.add_argument("--mode", action="append", dest="modes", metavar="MODE",
+                   help="run only this mode, e.g. wasi or pack (repeatable)")
     p.add_argument("--spawns", type=int)
     p.add_argument("--threads", type=int)
     p.add_argument("--live", type=int)
@@ -475,6 +595,8 @@ def main() -> int:
         required = driver.packr and (not driver.native or os.path.exists(BUILD_SH))
         why_not = missing_modules(python, driver.needs)
         for mode in driver.modes:
+            if args.modes and mode not in args.modes:
+                continue
             label = f"{driver.key} {mode}"
             if why_not:
                 result, why = None, why_not
@@ -493,6 +615,9 @@ def main() -> int:
     derive(rows)
     print_table(rows)
     print_calls_table(rows)
+    print_table(rows, ("wasi",), "WASI spawns (build/guest/wasi_reactor.wasm: a fresh WASI context per instance, "
+                "_initialize, reactor_get(); vs floor: the floor's pooled WASI spawn):", "w")
+    print_pack_table(rows)
     checks = targets(rows)
     print_targets(checks)
     failed = [s for s in skipped if s["required"]]

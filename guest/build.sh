@@ -8,6 +8,8 @@
 #   calls_extism.wasm   the same importing extism:host/user.inc
 #   pack.wasm           guest/pack.c, the "pack" calling convention's test guest: imports only
 #                       host.transform
+#   extism_echo.wasm    guest/extism_echo.c, the pack benchmark's echo in Extism's convention:
+#                       imports only Extism's kernel (extism:host/env)
 #   wasi_probe.wasm     tests/wasi/probe.c, a WASI preview 1 command: one mode per run
 #   wasi_reactor.wasm   tests/wasi/reactor.c, a WASI preview 1 reactor (_initialize, no _start)
 #   quickjs.wasm        QuickJS (quickjs-ng) plus guest/quickjs_main.c, a WASI preview 1
@@ -206,6 +208,19 @@ build_pack() {
     link pack.wasm
 }
 
+# --- extism_echo.wasm: the pack benchmark's echo for Extism, malloc only ------------------
+# Built as pack.wasm is; its only imports are the kernel functions it calls.
+build_extism_echo() {
+    local env=extism:host/env f imports=()
+    for f in input_length input_load_u8 input_load_u64 alloc store_u8 store_u64 output_set; do
+        imports+=("$env.$f")
+    done
+    LINK=("${WASI[@]}" -O2 "${WARN[@]}" -nostartfiles -Wl,--no-entry -Wl,--strip-all
+          "$GUEST_DIR/extism_echo.c")
+    CHECK=(--imports "$(IFS=,; echo "${imports[*]}")") EXPORTS=(memory echo) INPUTS=()
+    link extism_echo.wasm
+}
+
 # --- wasi_probe.wasm, wasi_reactor.wasm: WASI preview 1 test guests -----------------------
 build_wasi_tests() {
     CHECK=(--allow-wasi) INPUTS=()
@@ -246,6 +261,7 @@ build_calls calls.wasm bench
 build_calls calls_extism.wasm extism:host/user
 build_sqlite
 build_pack
+build_extism_echo
 build_wasi_tests
 build_quickjs
 if [[ $BUILT -eq 0 ]]; then

@@ -1,8 +1,10 @@
 /*
  * packr through its C ABI: compile once, then every spawn takes the cache-hit path
  * (packr_runtime_wrap_module), instantiates, calls demo_version_number and frees.
- * Modes: default (packr_runtime_new) and pooling (packr_config_*), and calls (per-call costs
- * on one live instance of build/guest/calls.wasm). One JSON line on stdout.
+ * Modes: default (packr_runtime_new) and pooling (packr_config_*), calls (per-call costs
+ * on one live instance of build/guest/calls.wasm), wasi (pooled spawns of the WASI reactor
+ * build/guest/wasi_reactor.wasm, each with a fresh WASI context) and pack (pack calls of
+ * build/guest/pack.wasm's echo, beside two memcpys and a plain call). One JSON line on stdout.
  */
 #include "bench_common.h"
 
@@ -42,6 +44,35 @@ static void live_free(void *ctx, void *instance) {
 
 static void spawn(void *ctx) {
     live_free(ctx, live_new(ctx));
+}
+
+/* The wasi mode: the same spawn of the reactor with WASI options; instantiation runs its
+ * _initialize, which sets what reactor_get returns. */
+#define WASI_REACTOR_EXPECTED 41
+
+typedef struct wasi_ctx {
+    packr_runtime *runtime;
+    packr_module *cached;
+    packr_instance_config *config;
+} wasi_ctx;
+
+static void *wasi_live_new(void *p) {
+    wasi_ctx *ctx = p;
+    packr_module *module = NULL;
+    packr_instance *instance = NULL;
+    check(packr_runtime_wrap_module(ctx->runtime, ctx->cached, &module), "wrap");
+    check(packr_module_instantiate_with(module, ctx->config, NULL, &instance), "instantiate_with");
+    packr_module_free(module);
+    packr_val result;
+    check(packr_instance_call(instance, "reactor_get", NULL, 0, &result, 1), "call reactor_get");
+    if (result.kind != PACKR_I32 || result.of.i32 != WASI_REACTOR_EXPECTED) {
+        bench_die("packr_bench: reactor_get returned %d, not %d", (int)result.of.i32, WASI_REACTOR_EXPECTED);
+    }
+    return instance;
+}
+
+static void wasi_spawn(void *ctx) {
+    live_free(ctx, wasi_live_new(ctx));
 }
 
 /* The calls mode: bench.inc served by a C callback; add called by name and by func handle. */
@@ -104,8 +135,193 @@ static void run_calls(const bench_args *a, const uint8_t *wasm, size_t len) {
     packr_host_free(host);
 }
 
+/* The pack mode (bench/README.md): round trips of bytes through pack.wasm's echo on one live
+ * instance, at three payload sizes, beside the floors a pack call is held to. */
+#define PACK_SIZES 3
+static const size_t pack_sizes[PACK_SIZES] = {16, 4096, 1u << 20};
+static const char *const pack_labels[PACK_SIZES] = {"16", "4k", "1m"};
+/* Calls per timed batch for each size (a tenth with --quick). */
+static const size_t pack_batches[PACK_SIZES] = {100000, 20000, 200};
+
+typedef struct pack_ctx {
+    packr_instance *instance;
+    packr_func *echo, *alloc_count;
+    uint8_t *guest_side, *out; /* the memcpy baseline's preallocated buffers */
+    const uint8_t *last;       /* the output of the last call, checked once per size */
+} pack_ctx;
+
+/* Each returns the output's length; the caller checks it. */
+typedef size_t (*pack_op)(pack_ctx *c, const uint8_t *in, size_t len, bool keep);
+
+static packr_status transform(void *env, packr_caller *caller, const uint8_t *input, size_t len) {
+    (void)env, (void)caller, (void)input, (void)len;
+    return PACKR_ERR_GUEST; /* echo never calls it; via_host would see -1 */
+}
+
+static size_t finish(pack_ctx *c, packr_bytes *out, bool keep) {
+    size_t len = out->len;
+    if (keep) {
+        memcpy(c->out, out->data, len);
+        c->last = c->out;
+    }
+    packr_bytes_free(out);
+    return len;
+}
+
+static size_t pack_by_name(pack_ctx *c, const uint8_t *in, size_t len, bool keep) {
+    packr_bytes out = {NULL, 0};
+    check(packr_instance_call_bytes(c->instance, "echo", in, len, &out), "call_bytes echo");
+    return finish(c, &out, keep);
+}
+
+static size_t pack_func(pack_ctx *c, const uint8_t *in, size_t len, bool keep) {
+    packr_bytes out = {NULL, 0};
+    check(packr_instance_call_func_bytes(c->instance, c->echo, in, len, &out), "call_func_bytes echo");
+    return finish(c, &out, keep);
+}
+
+/* Through a volatile pointer, so the compiler can neither inline nor drop the copies. */
+static void *(*volatile copy_bytes)(void *, const void *, size_t) = memcpy;
+
+static size_t two_memcpys(pack_ctx *c, const uint8_t *in, size_t len, bool keep) {
+    (void)keep;
+    copy_bytes(c->guest_side, in, len);
+    copy_bytes(c->out, c->guest_side, len);
+    c->last = c->out;
+    return len;
+}
+
+static size_t plain_by_name(pack_ctx *c, const uint8_t *in, size_t len, bool keep) {
+    (void)in, (void)len, (void)keep;
+    packr_val result;
+    check(packr_instance_call(c->instance, "alloc_count", NULL, 0, &result, 1), "call alloc_count");
+    return (size_t)result.of.i32; /* 0: every block a pack call took was freed */
+}
+
+static size_t plain_func(pack_ctx *c, const uint8_t *in, size_t len, bool keep) {
+    (void)in, (void)len, (void)keep;
+    packr_val result;
+    check(packr_instance_call_func(c->instance, c->alloc_count, NULL, 0, &result, 1), "call_func alloc_count");
+    return (size_t)result.of.i32;
+}
+
+/* Median over batches of op's time per call (ns); `want` is the length every call must return.
+ * A warm-up of a tenth of a batch first; with `payload`, the output is checked byte for byte
+ * once, outside the timed loops. */
+static double time_pack(pack_ctx *c, pack_op op, const uint8_t *payload, size_t len, size_t want, size_t batch) {
+    if (payload) {
+        c->last = NULL;
+        if (op(c, payload, len, true) != want || !c->last || memcmp(c->last, payload, len) != 0) {
+            bench_die("packr_bench: a pack call of %zu bytes did not echo its input", len);
+        }
+    }
+    for (size_t i = 0; i < batch / 10 + 1; i++) {
+        if (op(c, payload, len, false) != want) bench_die("packr_bench: wrong output length");
+    }
+    double per_call[BENCH_CALL_BATCHES];
+    for (int b = 0; b < BENCH_CALL_BATCHES; b++) {
+        double t = bench_now_s();
+        for (size_t i = 0; i < batch; i++) {
+            if (op(c, payload, len, false) != want) bench_die("packr_bench: wrong output length");
+        }
+        per_call[b] = (bench_now_s() - t) * 1e9 / (double)batch;
+    }
+    qsort(per_call, BENCH_CALL_BATCHES, sizeof per_call[0], bench_cmp_double);
+    return per_call[BENCH_CALL_BATCHES / 2];
+}
+
+static void run_pack(const bench_args *a, const uint8_t *wasm, size_t len) {
+    packr_runtime *base = NULL, *runtime = NULL;
+    packr_host *host = NULL;
+    packr_module *module = NULL;
+    pack_ctx c = {NULL, NULL, NULL, malloc(pack_sizes[PACK_SIZES - 1]), malloc(pack_sizes[PACK_SIZES - 1]), NULL};
+    uint8_t *payload = malloc(pack_sizes[PACK_SIZES - 1]);
+    if (!c.guest_side || !c.out || !payload) bench_die("out of memory");
+    for (size_t i = 0; i < pack_sizes[PACK_SIZES - 1]; i++) payload[i] = (uint8_t)(i * 131 + 7);
+    check(packr_runtime_new(&base), "runtime");
+    check(packr_host_new(&host), "host");
+    check(packr_host_define_bytes(host, "host", "transform", transform, NULL, NULL), "define transform");
+    check(packr_runtime_new_with_host(base, host, &runtime), "runtime with host");
+    check(packr_module_load(runtime, wasm, len, &module), "compile");
+    check(packr_module_instantiate(module, &c.instance), "instantiate");
+    check(packr_module_func(module, "echo", &c.echo), "func echo");
+    check(packr_module_func(module, "alloc_count", &c.alloc_count), "func alloc_count");
+
+    double by_name[PACK_SIZES], fast[PACK_SIZES], memcpys[PACK_SIZES];
+    for (int s = 0; s < PACK_SIZES; s++) {
+        size_t n = pack_sizes[s], batch = a->quick ? pack_batches[s] / 10 : pack_batches[s];
+        by_name[s] = time_pack(&c, pack_by_name, payload, n, n, batch);
+        fast[s] = time_pack(&c, pack_func, payload, n, n, batch);
+        memcpys[s] = time_pack(&c, two_memcpys, payload, n, n, batch);
+    }
+    size_t plain_batch = a->quick ? 20000 : 200000;
+    double plain = time_pack(&c, plain_by_name, NULL, 0, 0, plain_batch);
+    double plain_fast = time_pack(&c, plain_func, NULL, 0, 0, plain_batch);
+
+    printf("{\"system\": \"packr (C ABI)\", \"mode\": \"pack\"");
+    for (int s = 0; s < PACK_SIZES; s++) {
+        printf(", \"pack_%s_ns\": %.3f, \"pack_fast_%s_ns\": %.3f, \"memcpy2_%s_ns\": %.3f", pack_labels[s], by_name[s],
+               pack_labels[s], fast[s], pack_labels[s], memcpys[s]);
+    }
+    printf(", \"plain_call_ns\": %.3f, \"plain_call_fast_ns\": %.3f, \"notes\": \"%s\"}\n", plain, plain_fast,
+           "pack: packr_instance_call_bytes by name; fast: packr_instance_call_func_bytes; memcpy2: two memcpys "
+           "(payload to a buffer, that buffer to another), both preallocated; plain call: alloc_count() by "
+           "packr_instance_call / packr_instance_call_func; host.transform: a packr_host_define_bytes callback");
+    fflush(stdout);
+    packr_func_free(c.echo);
+    packr_func_free(c.alloc_count);
+    packr_instance_free(c.instance);
+    packr_module_free(module);
+    packr_runtime_free(runtime);
+    packr_runtime_free(base);
+    packr_host_free(host);
+    free(payload);
+    free(c.guest_side);
+    free(c.out);
+}
+
+/* The pooled runtime of the pooling and wasi modes. */
+static packr_runtime *pooled_runtime(const bench_args *a) {
+    packr_config *config = NULL;
+    packr_runtime *runtime = NULL;
+    check(packr_config_new(&config), "config");
+    check(packr_config_set_pooling(config, true), "set_pooling");
+    check(packr_config_set_pool_instances(config, (uint32_t)bench_pool_instances(a)), "set_pool_instances");
+    check(packr_config_set_pool_memory_bytes(config, BENCH_POOL_MEMORY_BYTES), "set_pool_memory_bytes");
+    check(packr_config_set_memory_images(config, true), "set_memory_images");
+    check(packr_runtime_new_with_config(config, &runtime), "runtime");
+    packr_config_free(config);
+    return runtime;
+}
+
+/* Pooled spawns of a WASI reactor: a host serving WASI, one instance config (stdout and
+ * stderr discarded) from which each instantiation builds a fresh WASI context. */
+static void run_wasi(const bench_args *a, const uint8_t *wasm, size_t len) {
+    packr_runtime *base = pooled_runtime(a);
+    packr_host *host = NULL;
+    wasi_ctx ctx = {NULL, NULL, NULL};
+    check(packr_host_new(&host), "host");
+    check(packr_host_define_wasi(host), "define_wasi");
+    check(packr_runtime_new_with_host(base, host, &ctx.runtime), "runtime with host");
+    check(packr_instance_config_new(&ctx.config), "instance config");
+    check(packr_instance_config_set_wasi_stdout(ctx.config, PACKR_WASI_DISCARD), "set_wasi_stdout");
+    check(packr_instance_config_set_wasi_stderr(ctx.config, PACKR_WASI_DISCARD), "set_wasi_stderr");
+
+    double t = bench_now_s();
+    check(packr_module_load(ctx.runtime, wasm, len, &ctx.cached), "compile");
+    double compile_ms = (bench_now_s() - t) * 1e3;
+    bench_driver d = {&ctx, wasi_spawn, wasi_live_new, live_free};
+    bench_measure("packr (C ABI)", a, compile_ms, &d);
+
+    packr_module_free(ctx.cached);
+    packr_instance_config_free(ctx.config);
+    packr_runtime_free(ctx.runtime);
+    packr_runtime_free(base);
+    packr_host_free(host);
+}
+
 int main(int argc, char **argv) {
-    static const char *const modes[] = {"default", "pooling", "calls", NULL};
+    static const char *const modes[] = {"default", "pooling", "calls", "wasi", "pack", NULL};
     bench_args a = bench_parse(argc, argv, modes);
     size_t len = 0;
     uint8_t *wasm = bench_read_file(a.wasm, &len);
@@ -114,17 +330,15 @@ int main(int argc, char **argv) {
         free(wasm);
         return 0;
     }
+    if (strcmp(a.mode, "pack") == 0 || strcmp(a.mode, "wasi") == 0) {
+        (strcmp(a.mode, "pack") == 0 ? run_pack : run_wasi)(&a, wasm, len);
+        free(wasm);
+        return 0;
+    }
 
     packr_ctx ctx = {NULL, NULL};
     if (strcmp(a.mode, "pooling") == 0) {
-        packr_config *config = NULL;
-        check(packr_config_new(&config), "config");
-        check(packr_config_set_pooling(config, true), "set_pooling");
-        check(packr_config_set_pool_instances(config, (uint32_t)bench_pool_instances(&a)), "set_pool_instances");
-        check(packr_config_set_pool_memory_bytes(config, BENCH_POOL_MEMORY_BYTES), "set_pool_memory_bytes");
-        check(packr_config_set_memory_images(config, true), "set_memory_images");
-        check(packr_runtime_new_with_config(config, &ctx.runtime), "runtime");
-        packr_config_free(config);
+        ctx.runtime = pooled_runtime(&a);
     } else {
         check(packr_runtime_new(&ctx.runtime), "runtime");
     }

@@ -11,6 +11,16 @@ without the output-buffer step a PDK plugin would add.
 made with it. `extism_plugin_call` (the SDK's only way into a plugin) calls exports that
 take no arguments, so the driver calls the guest's parameterless twins: `three()` (which
 returns add(1, 2)) for call_ns, and `host_loop_1000()` (1,000 host calls) for host_call_ns.
+
+`--mode wasi` (build/guest/wasi_reactor.wasm): `CompiledPlugin(wasm, wasi=True)` once, a
+fresh `Plugin(compiled, wasi=True)` per spawn (each with its own WASI context; Extism runs the
+reactor's `_initialize` itself, and does not pass stdout or stderr on), then `reactor_get()`
+through `extism_plugin_call`.
+
+`--mode pack` (build/guest/extism_echo.wasm, guest/extism_echo.c: echo in Extism's
+convention): `Plugin.call("echo", data)` returns the output as bytes, the SDK's one way to
+call a plugin with input. No plain call: the SDK calls only exports that take no arguments,
+and Plugin.call wants output.
 """
 
 from __future__ import annotations
@@ -76,12 +86,39 @@ def calls(wasm: bytes) -> harness.Calls:
     return harness.Calls("extism-py", call, None, host_loop, None, notes)
 
 
+def wasi_spawn(compiled) -> "extism.Plugin":
+    plugin = extism.Plugin(compiled, wasi=True, functions=[])
+    harness.check_reactor(_lib.extism_plugin_call(plugin.plugin, b"reactor_get", b"", 0))
+    return plugin
+
+
+def pack(wasm: bytes) -> harness.Pack:
+    plugin = extism.Plugin(CompiledPlugin(wasm, wasi=False, functions=[]), wasi=False, functions=[])
+
+    def echo(data: bytes, call=plugin.call) -> bytes:
+        return call("echo", data)
+
+    notes = (f"extism {version('extism')} (extism-sys {version('extism-sys')}): pack: Plugin.call('echo', data) "
+             "(output as bytes); the guest loads its input and stores its output through Extism's kernel "
+             "imports, 8 bytes a call, as Extism's PDKs do; no fast path; no plain call")
+    return harness.Pack("extism-py", echo, None, None, None, None, notes)
+
+
 def main() -> int:
-    args = harness.parse_args(("default", "calls"))
+    args = harness.parse_args(("default", "calls", "wasi", "pack"))
+    if args.mode in ("wasi", "pack", "calls") and CompiledPlugin is None:
+        print(f"extism {version('extism')} is too old for this driver; not measured", file=sys.stderr)
+        return 1
+    if args.mode == "pack":
+        return harness.main_pack(pack, args, "extism-py")
+    if args.mode == "wasi":
+        notes = [f"extism {version('extism')} (extism-sys {version('extism-sys')})",
+                 "CompiledPlugin(wasm, wasi=True) once, Plugin(compiled, wasi=True) per spawn: a fresh WASI "
+                 "context each; Extism runs _initialize; stdout/stderr not passed on (discarded); no pooling",
+                 "reactor_get called via extism_plugin_call"]
+        return harness.main(harness.System("extism-py", "wasi", lambda w: CompiledPlugin(w, wasi=True, functions=[]),
+                                           wasi_spawn, notes), args)
     if args.mode == "calls":
-        if CompiledPlugin is None:
-            print(f"extism {version('extism')} is too old for this driver; not measured", file=sys.stderr)
-            return 1
         return harness.main_calls(calls, args, "extism-py")
     if CompiledPlugin is None:
         print(f"extism {version('extism')} has no CompiledPlugin; not measured", file=sys.stderr)

@@ -7,6 +7,9 @@ RSS figure). `run()` parses the common flags, measures, and prints the one JSON 
 
 `--mode calls` (guest/calls.c) measures calls on one live instance instead: a driver gives
 `main_calls()` a `Calls` with its batches of `add(1, 2)` calls and its `host_loop(n)`.
+`--mode wasi` is a spawn mode like the others (the guest is a WASI reactor; the driver's
+spawn checks `reactor_get()`), and `--mode pack` measures bytes-in, bytes-out calls of an
+`echo` export on one live instance: a driver gives `main_pack()` a `Pack`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,28 @@ class Calls:
     host_loop_fast: Optional[Callable[[int], int]]
     notes: str
 
+
+@dataclass
+class Pack:
+    """What a driver's pack mode measures on one live instance (made once, before).
+
+    `pack(data)` and `pack_fast(data)` make one call of the guest's echo with `data` and
+    return its output as `bytes`, the ordinary way and the fastest way the system has (None if
+    it has no faster one). `plain()` and `plain_fast()` make one call of a trivial export of
+    the same instance, returning what it returned (checked against `plain_expected`), or None.
+    """
+
+    name: str
+    pack: Callable[[bytes], bytes]
+    pack_fast: Optional[Callable[[bytes], bytes]]
+    plain: Optional[Callable[[], Any]]
+    plain_fast: Optional[Callable[[], Any]]
+    plain_expected: Any
+    notes: str
+
+
+# Payload sizes, their names in the JSON fields, and the calls per timed batch (a tenth with --quick).
+PACK_SIZES = ((16, "16", 20_000), (4096, "4k", 10_000), (1 << 20, "1m", 100))
 
 CALL_BATCH, CALL_BATCH_QUICK = 20_000, 2_000  # calls per timed batch (Python sizes)
 HOST_CALLS, HOST_CALLS_QUICK = 20_000, 2_000  # host calls per host_loop
@@ -123,6 +148,62 @@ def main_calls(make: Callable[[bytes], Calls], args: argparse.Namespace, name: s
     return 0
 
 
+def _pack_ns(call: Callable[[bytes], bytes], data: bytes, batch: int) -> float:
+    """Median over CALL_ROUNDS of a batch of `batch` calls with `data`, after one checked call."""
+    if call(data) != data:
+        raise RuntimeError(f"echo of {len(data)} bytes did not return its input")
+    size = len(data)
+    for _ in range(batch // 10 + 1):
+        if len(call(data)) != size:
+            raise RuntimeError("echo returned the wrong length")
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(CALL_ROUNDS):
+        t0 = clock()
+        for _ in range(batch):
+            if len(call(data)) != size:
+                raise RuntimeError("echo returned the wrong length")
+        samples.append((clock() - t0) / batch)
+    return round(_median(samples), 1)
+
+
+def _plain_ns(call: Callable[[], Any], expected: Any, batch: int) -> float:
+    def run(n: int) -> None:
+        for _ in range(n):
+            if call() != expected:
+                raise RuntimeError(f"the plain call did not return {expected!r}")
+    run(batch // 10 + 1)
+    return _per_call_ns(run, batch)
+
+
+def measure_pack(pack: Pack, args: argparse.Namespace) -> dict:
+    payload = bytes((i * 131 + 7) & 0xFF for i in range(PACK_SIZES[-1][0]))
+    result: dict = {"system": pack.name, "mode": "pack"}
+    for size, label, batch in PACK_SIZES:
+        batch = max(1, batch // 10) if args.quick else batch
+        data = payload[:size]
+        result[f"pack_{label}_ns"] = _pack_ns(pack.pack, data, batch)
+        result[f"pack_fast_{label}_ns"] = None if pack.pack_fast is None else _pack_ns(pack.pack_fast, data, batch)
+        result[f"memcpy2_{label}_ns"] = None
+    batch = CALL_BATCH_QUICK if args.quick else CALL_BATCH
+    for field, call in (("plain_call_ns", pack.plain), ("plain_call_fast_ns", pack.plain_fast)):
+        result[field] = None if call is None else _plain_ns(call, pack.plain_expected, batch)
+    result["notes"] = pack.notes
+    return result
+
+
+def main_pack(make: Callable[[bytes], Pack], args: argparse.Namespace, name: str) -> int:
+    """Runs a driver's pack mode: `make(wasm)` builds the one live instance and its `Pack`."""
+    try:
+        with open(args.wasm, "rb") as f:
+            result = measure_pack(make(f.read()), args)
+    except Exception as e:  # one line on stderr, nothing on stdout: the orchestrator skips us
+        print(f"{name} (pack): {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    emit(result)
+    return 0
+
+
 def parse_args(modes: tuple[str, ...], argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--wasm", default=DEFAULT_WASM)
@@ -139,9 +220,16 @@ def parse_args(modes: tuple[str, ...], argv: Optional[list[str]] = None) -> argp
     return args
 
 
-def check(value: Any) -> None:
-    if value != EXPECTED_VERSION:
-        raise RuntimeError(f"demo_version_number returned {value!r}, expected {EXPECTED_VERSION}")
+def check(value: Any, expected: int = EXPECTED_VERSION, name: str = "demo_version_number") -> None:
+    if value != expected:
+        raise RuntimeError(f"{name} returned {value!r}, expected {expected}")
+
+
+REACTOR_EXPECTED = 41  # wasi_reactor.wasm's reactor_get(), once _initialize has run
+
+
+def check_reactor(value: Any) -> None:
+    check(value, REACTOR_EXPECTED, "reactor_get")
 
 
 def rss_kib() -> int:

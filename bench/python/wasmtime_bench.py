@@ -2,7 +2,12 @@
 
 `--mode calls`: one instance of guest/calls.c in one Store, `inc` defined with
 `Linker.define_func` as a Python callable; `add(1, 2)` called as `func(store, 1, 2)`.
-wasmtime-py has one call path and one host-function path, so the fast fields are null."""
+wasmtime-py has one call path and one host-function path, so the fast fields are null.
+
+`--mode wasi` (build/guest/wasi_reactor.wasm): `Linker.define_wasi` once, then per spawn a
+fresh Store with a fresh `WasiConfig` (its defaults: no arguments or environment, stdout and
+stderr not inherited, so discarded), `InstancePre.instantiate`, the reactor's `_initialize`
+and `reactor_get()`. wasmtime-py has no pooling, so this is its default engine."""
 
 from __future__ import annotations
 
@@ -48,10 +53,35 @@ def calls(wasm: bytes) -> harness.Calls:
     return harness.Calls("wasmtime-py", call, None, lambda n: host_loop(store, n), None, notes)
 
 
+def wasi(args) -> int:
+    eng = engine()
+    linker = wasmtime.Linker(eng)
+    linker.define_wasi()
+
+    def compile(wasm: bytes) -> wasmtime.InstancePre:
+        return linker.instantiate_pre(wasmtime.Module(eng, wasm))
+
+    def spawn(pre: wasmtime.InstancePre):
+        store = wasmtime.Store(eng)
+        store.set_epoch_deadline(NEVER)
+        store.set_wasi(wasmtime.WasiConfig())
+        exports = pre.instantiate(store).exports(store)
+        exports["_initialize"](store)
+        harness.check_reactor(exports["reactor_get"](store))
+        return store
+
+    notes = ["InstancePre with WASI from Linker.define_wasi; a fresh Store and WasiConfig per spawn "
+             "(stdout/stderr not inherited: discarded); _initialize called by the driver; no pooling "
+             "(not exposed)"]
+    return harness.main(harness.System("wasmtime-py", "wasi", compile, spawn, notes), args)
+
+
 def main() -> int:
-    args = harness.parse_args(("default", "pooling", "calls"))
+    args = harness.parse_args(("default", "pooling", "calls", "wasi"))
     if args.mode == "calls":
         return harness.main_calls(calls, args, "wasmtime-py")
+    if args.mode == "wasi":
+        return wasi(args)
     if args.mode == "pooling":
         harness.unsupported("wasmtime-py", "pooling", args,
                             f"wasmtime-py {version('wasmtime')}: its Config does not expose the pooling allocator")

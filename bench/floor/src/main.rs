@@ -7,23 +7,48 @@ use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store,
+    Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module, PoolingAllocationConfig,
+    Store, TypedFunc,
 };
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
 
 const EXPECTED: i32 = 3_046_000;
+/// What wasi_reactor.wasm's reactor_get returns once `_initialize` has run.
+const REACTOR_EXPECTED: i32 = 41;
 const WARMUP: usize = 100;
 /// packr's store deadline: never trips, and adding the current epoch cannot overflow.
 const NEVER: u64 = u64::MAX / 2;
 const POOL_MEMORY_BYTES: u64 = 64 << 20;
 const POOL_HEADROOM: u32 = 64;
 
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Default,
+    Pooling,
+    Calls,
+    Wasi,
+    Pack,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Default => "default",
+            Mode::Pooling => "pooling",
+            Mode::Calls => "calls",
+            Mode::Wasi => "wasi",
+            Mode::Pack => "pack",
+        }
+    }
+}
+
 struct Args {
     wasm: String,
     spawns: usize,
     threads: usize,
     live: usize,
-    pooling: bool,
-    calls: bool,
+    mode: Mode,
     quick: bool,
 }
 
@@ -31,7 +56,7 @@ fn usage(message: &str) -> ! {
     eprintln!("packr-bench-floor: {message}");
     eprintln!(
         "usage: packr-bench-floor [--wasm PATH] [--spawns N] [--threads T] [--live N] \
-         [--mode default|pooling|calls] [--quick]"
+         [--mode default|pooling|calls|wasi|pack] [--quick]"
     );
     exit(2)
 }
@@ -42,8 +67,7 @@ fn parse_args() -> Args {
         spawns: 10_000,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         live: 1000,
-        pooling: false,
-        calls: false,
+        mode: Mode::Default,
         quick: false,
     };
     let mut it = std::env::args().skip(1);
@@ -61,12 +85,16 @@ fn parse_args() -> Args {
             "--spawns" => args.spawns = number(),
             "--threads" => args.threads = number(),
             "--live" => args.live = number(),
-            "--mode" => match value.as_str() {
-                "default" => args.pooling = false,
-                "pooling" => args.pooling = true,
-                "calls" => args.calls = true,
-                _ => usage(&format!("unknown mode {value}")),
-            },
+            "--mode" => {
+                args.mode = match value.as_str() {
+                    "default" => Mode::Default,
+                    "pooling" => Mode::Pooling,
+                    "calls" => Mode::Calls,
+                    "wasi" => Mode::Wasi,
+                    "pack" => Mode::Pack,
+                    _ => usage(&format!("unknown mode {value}")),
+                }
+            }
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
@@ -74,14 +102,14 @@ fn parse_args() -> Args {
 }
 
 /// packr's engine (src/config.rs): multi-memory, epoch interruption, CoW images, and in
-/// pooling mode the pool packr builds from the same limits as the C driver sets.
+/// the pooling and wasi modes the pool packr builds from the same limits as the C driver sets.
 fn engine(args: &Args) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.wasm_multi_memory(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);
     config.parallel_compilation(true);
-    if args.pooling {
+    if matches!(args.mode, Mode::Pooling | Mode::Wasi) {
         let instances = u32::try_from(args.live.max(args.threads)).unwrap_or(u32::MAX - POOL_HEADROOM) + POOL_HEADROOM;
         let mut pool = PoolingAllocationConfig::new();
         pool.total_core_instances(instances)
@@ -116,14 +144,29 @@ fn instantiate(engine: &Engine, pre: &InstancePre<()>) -> wasmtime::Result<Store
     Ok(store)
 }
 
-fn spawn(engine: &Engine, pre: &InstancePre<()>) {
-    match instantiate(engine, pre) {
-        Ok(store) => drop(store),
-        Err(e) => {
-            eprintln!("packr-bench-floor: spawn failed: {e:?}");
-            exit(1)
-        }
+/// The wasi mode's spawn: a fresh store with a fresh WASI context (the builder's defaults:
+/// no arguments or environment, stdin empty, stdout and stderr discarded), the reactor's
+/// `_initialize`, then `reactor_get`.
+fn instantiate_wasi(engine: &Engine, pre: &InstancePre<WasiP1Ctx>) -> wasmtime::Result<Store<WasiP1Ctx>> {
+    let mut store = Store::new(engine, WasiCtxBuilder::new().build_p1());
+    store.set_epoch_deadline(NEVER);
+    let instance = pre.instantiate(&mut store)?;
+    instance.get_typed_func::<(), ()>(&mut store, "_initialize")?.call(&mut store, ())?;
+    let got = instance.get_typed_func::<(), i32>(&mut store, "reactor_get")?.call(&mut store, ())?;
+    if got != REACTOR_EXPECTED {
+        wasmtime::bail!("reactor_get returned {got}, not {REACTOR_EXPECTED}");
     }
+    Ok(store)
+}
+
+/// Makes one live spawn, or exits.
+type Spawner<T> = dyn Fn() -> wasmtime::Result<Store<T>> + Send + Sync;
+
+fn spawn<T>(make: &Spawner<T>) -> Store<T> {
+    make().unwrap_or_else(|e| {
+        eprintln!("packr-bench-floor: spawn failed: {e:?}");
+        exit(1)
+    })
 }
 
 fn vm_rss_kib() -> u64 {
@@ -189,58 +232,132 @@ fn calls(args: &Args, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn main() {
-    let args = parse_args();
-    let bytes = std::fs::read(&args.wasm).unwrap_or_else(|e| usage(&format!("cannot read {}: {e}", args.wasm)));
-    let engine = engine(&args).unwrap_or_else(|e| {
-        eprintln!("packr-bench-floor: cannot create the engine: {e:?}");
-        exit(1)
-    });
-    if args.calls {
-        if let Err(e) = calls(&args, &engine, &bytes) {
-            eprintln!("packr-bench-floor: calls: {e:?}");
-            exit(1)
+/// The pack mode's payload sizes, their names in the JSON fields, and the calls per timed
+/// batch (a tenth with --quick): bench/c/packr_bench.c's.
+const PACK_SIZES: [(usize, &str, usize); 3] = [(16, "16", 100_000), (4096, "4k", 20_000), (1 << 20, "1m", 200)];
+
+/// pack.wasm's exports, for the pack convention done by hand as packr does it (src/pack.rs):
+/// one `__pack_alloc` block holds the two result slots and the input, the export is called,
+/// the output copied out, both blocks freed with `__pack_free`.
+struct Pack {
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), ()>,
+    echo: TypedFunc<(i32, i32, i32, i32), i32>,
+}
+
+fn slot(data: &[u8], at: usize) -> usize {
+    u32::from_le_bytes(data[at..at + 4].try_into().expect("four bytes")) as usize
+}
+
+impl Pack {
+    fn call(&self, store: &mut Store<()>, input: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        let total = input.len() + 8;
+        let block = self.alloc.call(&mut *store, i32::try_from(total)?)? as u32 as usize;
+        let Some(area) = self.memory.data_mut(&mut *store).get_mut(block..block + total).filter(|_| block != 0) else {
+            wasmtime::bail!("__pack_alloc({total}) returned {block:#x}");
+        };
+        area[..8].fill(0);
+        area[8..].copy_from_slice(input);
+        let code = self.echo.call(&mut *store, ((block + 8) as i32, input.len() as i32, block as i32, block as i32 + 4))?;
+        let data = self.memory.data(&*store);
+        let (ptr, len) = (slot(data, block), slot(data, block + 4));
+        self.free.call(&mut *store, (block as i32, total as i32))?;
+        let Some(output) = self.memory.data(&*store).get(ptr..ptr + len).map(<[u8]>::to_vec) else {
+            wasmtime::bail!("echo returned {len} bytes at {ptr:#x}, outside memory");
+        };
+        if ptr != 0 {
+            self.free.call(&mut *store, (ptr as i32, len as i32))?;
         }
-        return;
+        if code != 0 {
+            wasmtime::bail!("echo returned {code}");
+        }
+        Ok(output)
     }
+}
 
-    let start = Instant::now();
-    let module = Module::new(&engine, &bytes).unwrap_or_else(|e| {
-        eprintln!("packr-bench-floor: cannot compile {}: {e:?}", args.wasm);
-        exit(1)
-    });
-    let compile_ms = start.elapsed().as_secs_f64() * 1e3;
-    let linker = Linker::<()>::new(&engine);
-    let pre = linker.instantiate_pre(&module).unwrap_or_else(|e| {
-        eprintln!("packr-bench-floor: cannot link: {e:?}");
-        exit(1)
-    });
+/// The pack mode (bench/README.md) on build/guest/pack.wasm: the round trip of a pack call of
+/// `echo` done by hand with typed funcs, and a plain call of `alloc_count()` beside it.
+fn pack(args: &Args, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<()> {
+    let module = Module::new(engine, bytes)?;
+    let mut linker = Linker::<()>::new(engine);
+    // echo never calls it; -1 is the convention's error.
+    linker.func_wrap("host", "transform", |_: i32, _: i32, _: i32, _: i32| -1i32)?;
+    let mut store = Store::new(engine, ());
+    store.set_epoch_deadline(NEVER);
+    let instance = linker.instantiate(&mut store, &module)?;
+    let pack = Pack {
+        memory: instance.get_memory(&mut store, "memory").ok_or_else(|| wasmtime::format_err!("no memory"))?,
+        alloc: instance.get_typed_func(&mut store, "__pack_alloc")?,
+        free: instance.get_typed_func(&mut store, "__pack_free")?,
+        echo: instance.get_typed_func(&mut store, "echo")?,
+    };
+    let count = instance.get_func(&mut store, "alloc_count").ok_or_else(|| wasmtime::format_err!("no alloc_count"))?;
+    let count_typed = count.typed::<(), i32>(&store)?;
+    let payload: Vec<u8> = (0..PACK_SIZES[2].0).map(|i| (i * 131 + 7) as u8).collect();
+    let mut fields = String::new();
+    let mut ok = true;
+    for (size, label, batch) in PACK_SIZES {
+        let batch = if args.quick { batch / 10 } else { batch };
+        let input = &payload[..size];
+        if pack.call(&mut store, input)? != input {
+            wasmtime::bail!("echo of {size} bytes did not return its input");
+        }
+        for _ in 0..batch / 10 + 1 {
+            ok &= pack.call(&mut store, input)?.len() == size;
+        }
+        let ns = median_ns(batch, || (0..batch).for_each(|_| ok &= pack.call(&mut store, input).map(|o| o.len()).ok() == Some(size)));
+        fields += &format!("\"pack_{label}_ns\": {ns:.3}, \"pack_fast_{label}_ns\": null, \"memcpy2_{label}_ns\": null, ");
+    }
+    let batch = if args.quick { 20_000 } else { 200_000 };
+    let untyped = |store: &mut Store<()>| {
+        let mut result = [wasmtime::Val::I32(-1)];
+        count.call(&mut *store, &[], &mut result).is_ok() && result[0].i32() == Some(0)
+    };
+    for _ in 0..batch / 10 {
+        ok &= untyped(&mut store) && count_typed.call(&mut store, ())? == 0;
+    }
+    let plain_ns = median_ns(batch, || (0..batch).for_each(|_| ok &= untyped(&mut store)));
+    let plain_fast_ns = median_ns(batch, || (0..batch).for_each(|_| ok &= count_typed.call(&mut store, ()).ok() == Some(0)));
+    if !ok {
+        wasmtime::bail!("a call failed or returned the wrong value");
+    }
+    println!(
+        "{{\"system\": \"wasmtime (Rust)\", \"mode\": \"pack\", {fields}\"plain_call_ns\": {plain_ns:.3}, \
+         \"plain_call_fast_ns\": {plain_fast_ns:.3}, \"notes\": \"pack: the convention by hand with TypedFunc \
+         (__pack_alloc, copy in, echo, copy out, two __pack_free); plain call: alloc_count() by Func::call / \
+         TypedFunc::call; host.transform: Linker::func_wrap returning -1\"}}"
+    );
+    Ok(())
+}
 
+/// The spawn measurement (bench/README.md), in the order every driver keeps: warm-up, timed
+/// single-threaded spawns, the threaded run, then the live instances' RSS. Prints the JSON.
+fn measure<T: 'static>(args: &Args, compile_ms: f64, make: Arc<Spawner<T>>) {
     for _ in 0..WARMUP {
-        spawn(&engine, &pre);
+        drop(spawn(&*make));
     }
 
     let mut samples = Vec::with_capacity(args.spawns);
     let loop_start = Instant::now();
     for _ in 0..args.spawns {
         let t = Instant::now();
-        spawn(&engine, &pre);
+        drop(spawn(&*make));
         samples.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let spawns_per_sec_1 = args.spawns as f64 / loop_start.elapsed().as_secs_f64();
     samples.sort_by(f64::total_cmp);
 
-    let shared = Arc::new((engine.clone(), pre.clone()));
     let barrier = Arc::new(Barrier::new(args.threads + 1));
     let workers: Vec<_> = (0..args.threads)
         .map(|i| {
             let share = args.spawns / args.threads + usize::from(i < args.spawns % args.threads);
-            let (shared, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
+            let (make, barrier) = (Arc::clone(&make), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
                 let start = Instant::now();
                 for _ in 0..share {
-                    spawn(&shared.0, &shared.1);
+                    drop(spawn(&*make));
                 }
                 (start, Instant::now())
             })
@@ -254,14 +371,7 @@ fn main() {
     let spawns_per_sec_all = args.spawns as f64 / (last - first).as_secs_f64();
 
     let before = vm_rss_kib();
-    let live: Vec<Store<()>> = (0..args.live)
-        .map(|_| {
-            instantiate(&engine, &pre).unwrap_or_else(|e| {
-                eprintln!("packr-bench-floor: live instance failed: {e:?}");
-                exit(1)
-            })
-        })
-        .collect();
+    let live: Vec<Store<T>> = (0..args.live).map(|_| spawn(&*make)).collect();
     let rss_live_mib = vm_rss_kib().saturating_sub(before) as f64 / 1024.0;
     drop(live);
 
@@ -269,7 +379,7 @@ fn main() {
         "{{\"system\": \"wasmtime (Rust)\", \"mode\": \"{}\", \"compile_ms\": {:.3}, \"spawn_median_us\": {:.3}, \
          \"spawn_p99_us\": {:.3}, \"spawns\": {}, \"spawns_per_sec_1\": {:.1}, \"spawns_per_sec_all\": {:.1}, \
          \"threads_all\": {}, \"rss_1000_live_mib\": {:.3}}}",
-        if args.pooling { "pooling" } else { "default" },
+        args.mode.name(),
         compile_ms,
         percentile(&samples, 50.0),
         percentile(&samples, 99.0),
@@ -279,4 +389,45 @@ fn main() {
         args.threads,
         rss_live_mib,
     );
+}
+
+fn main() {
+    let args = parse_args();
+    let bytes = std::fs::read(&args.wasm).unwrap_or_else(|e| usage(&format!("cannot read {}: {e}", args.wasm)));
+    let engine = engine(&args).unwrap_or_else(|e| {
+        eprintln!("packr-bench-floor: cannot create the engine: {e:?}");
+        exit(1)
+    });
+    let run: Option<fn(&Args, &Engine, &[u8]) -> wasmtime::Result<()>> = match args.mode {
+        Mode::Calls => Some(calls),
+        Mode::Pack => Some(pack),
+        _ => None,
+    };
+    if let Some(run) = run {
+        if let Err(e) = run(&args, &engine, &bytes) {
+            eprintln!("packr-bench-floor: {}: {e:?}", args.mode.name());
+            exit(1)
+        }
+        return;
+    }
+
+    let start = Instant::now();
+    let module = Module::new(&engine, &bytes).unwrap_or_else(|e| {
+        eprintln!("packr-bench-floor: cannot compile {}: {e:?}", args.wasm);
+        exit(1)
+    });
+    let compile_ms = start.elapsed().as_secs_f64() * 1e3;
+    let link_failed = |e: wasmtime::Error| -> ! {
+        eprintln!("packr-bench-floor: cannot link: {e:?}");
+        exit(1)
+    };
+    if args.mode == Mode::Wasi {
+        let mut linker = Linker::<WasiP1Ctx>::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |cx| cx).unwrap_or_else(|e| link_failed(e));
+        let pre = linker.instantiate_pre(&module).unwrap_or_else(|e| link_failed(e));
+        measure(&args, compile_ms, Arc::new(move || instantiate_wasi(&engine, &pre)));
+    } else {
+        let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap_or_else(|e| link_failed(e));
+        measure(&args, compile_ms, Arc::new(move || instantiate(&engine, &pre)));
+    }
 }
