@@ -28,8 +28,8 @@ struct Live {
     /// Function exports already looked up, by position in the export table: wasmtime's
     /// lookup registers a new handle in the store each time, so calls look up once.
     funcs: Vec<Option<Func>>,
-    /// The pack convention's exports, looked up on the first pack call.
-    pack: Option<pack::Funcs>,
+    /// The pack convention, set up on the first pack call.
+    pack: Option<Pack>,
 }
 
 impl Live {
@@ -50,20 +50,40 @@ impl Live {
         Ok(func)
     }
 
-    /// The pack convention's exports, looked up once.
-    fn pack(&mut self, exports: &Exports, layout: &pack::Layout) -> Result<pack::Funcs> {
-        if let Some(funcs) = &self.pack {
-            return Ok(funcs.clone());
+    /// A pack call of the export at `position`, whose type the caller checked: the pack
+    /// exports and the export's typed entry are looked up once and kept (building a typed
+    /// entry costs more than the wasm calls of a small pack call).
+    fn call_bytes(&mut self, exports: &Exports, layout: &pack::Layout, position: usize, input: &[u8]) -> Result<Vec<u8>> {
+        if self.pack.is_none() {
+            let (alloc, free) = (self.func(exports, layout.alloc)?, self.func(exports, layout.free)?);
+            let Some(Extern::Memory(memory)) = self.instance.get_module_export(&mut self.store, &exports.list()[layout.memory].index) else {
+                return Err(Error::new(PACKR_ERR_NOT_FOUND, "the instance has no memory named `memory`"));
+            };
+            // SAFETY: `layout` checked the types of both functions.
+            let funcs = unsafe { pack::Funcs::new(&self.store, memory, alloc, free) };
+            self.pack = Some(Pack { funcs, exports: Vec::new() });
         }
-        let (alloc, free) = (self.func(exports, layout.alloc)?, self.func(exports, layout.free)?);
-        let Some(Extern::Memory(memory)) = self.instance.get_module_export(&mut self.store, &exports.list()[layout.memory].index) else {
-            return Err(Error::new(PACKR_ERR_NOT_FOUND, "the instance has no memory named `memory`"));
-        };
-        // SAFETY: `layout` checked the types of both functions.
-        let funcs = unsafe { pack::Funcs::new(&self.store, memory, alloc, free) };
-        self.pack = Some(funcs.clone());
-        Ok(funcs)
+        if !matches!(self.pack.as_ref().and_then(|p| p.exports.get(position)), Some(Some(_))) {
+            let func = self.func(exports, position)?;
+            // SAFETY: the caller checked the export's type (`pack::expect_shape`).
+            let typed = unsafe { TypedFunc::new_unchecked(&self.store, func) };
+            let pack = self.pack.as_mut().expect("made above");
+            if pack.exports.len() <= position {
+                pack.exports.resize(exports.list().len(), None);
+            }
+            pack.exports[position] = Some(typed);
+        }
+        let pack = self.pack.as_ref().expect("made above");
+        let export = pack.exports[position].as_ref().expect("made above");
+        pack::call(&mut self.store, &pack.funcs, export, exports.list()[position].name(), input)
     }
+}
+
+/// An instance's pack convention, looked up on its first pack call.
+struct Pack {
+    funcs: pack::Funcs,
+    /// Typed entries of the pack exports called so far, by position in the export table.
+    exports: Vec<Option<pack::Export4>>,
 }
 
 /// `exit_code`'s value while the guest has not exited.
@@ -145,23 +165,18 @@ impl packr_instance {
         }
     }
 
-    /// A pack call of the export at `position`: `input` in, the guest's output out.
-    pub(crate) fn call_bytes(&self, position: usize, input: &[u8]) -> Result<Vec<u8>> {
-        let compiled = &self.module.compiled;
-        let export = &compiled.exports.list()[position];
-        let layout = compiled.pack_layout()?;
-        pack::expect_shape(export)?;
-        let mut live = self.lock()?;
-        let funcs = live.pack(&compiled.exports, &layout)?;
-        let func = live.func(&compiled.exports, position)?;
-        // SAFETY: `expect_shape` checked the export's type.
-        let typed = unsafe { TypedFunc::new_unchecked(&live.store, func) };
-        pack::call(&mut live.store, &funcs, typed, export.name(), input).inspect_err(|e| self.note_exit(e))
-    }
-
     #[inline]
     fn lock(&self) -> Result<Claim<'_, Live>> {
         self.live.try_claim().ok_or_else(busy)
+    }
+
+    /// A pack call of the export at `position`: `input` in, the guest's output out.
+    pub(crate) fn call_bytes(&self, position: usize, input: &[u8]) -> Result<Vec<u8>> {
+        let compiled = &self.module.compiled;
+        let layout = compiled.pack_layout()?;
+        pack::expect_shape(&compiled.exports.list()[position])?;
+        let mut live = self.lock()?;
+        live.call_bytes(&compiled.exports, &layout, position, input).inspect_err(|e| self.note_exit(e))
     }
 
     /// Calls the function export at `position` in this instance's export table.
