@@ -83,7 +83,7 @@ impl Live {
 struct Pack {
     funcs: pack::Funcs,
     /// Typed entries of the pack exports called so far, by position in the export table.
-    exports: Vec<Option<pack::Export4>>,
+    exports: Vec<Option<pack::Entry>>,
 }
 
 /// `exit_code`'s value while the guest has not exited.

@@ -24,7 +24,7 @@ pub(crate) const FREE: &str = "__pack_free";
 pub(crate) const MEMORY: &str = "memory";
 
 /// A pack export's typed entry.
-pub(crate) type Export4 = TypedFunc<(i32, i32, i32, i32), i32>;
+pub(crate) type Entry = TypedFunc<(i32, i32, i32, i32), i32>;
 
 /// The type of a pack export or import.
 pub(crate) fn shape() -> Signature {
@@ -142,7 +142,7 @@ fn read_i32(data: &[u8], at: usize) -> i32 {
 pub(crate) fn call(
     mut store: impl AsContextMut,
     funcs: &Funcs,
-    export: &Export4,
+    export: &Entry,
     name: &str,
     input: &[u8],
 ) -> Result<Vec<u8>> {
