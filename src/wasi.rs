@@ -376,6 +376,14 @@ mod instance_tests {
         config
     }
 
+    /// A WASI host, a runtime serving it, COMMAND loaded there, and a fresh config.
+    fn command(h: &mut Host) -> (*mut packr_host, *mut crate::runtime::packr_runtime, *mut crate::module::packr_module, *mut packr_instance_config) {
+        let host = wasi_host();
+        let rt = h.runtime_serving(host);
+        let module = h.load(rt, COMMAND);
+        (host, rt, module, config())
+    }
+
     fn output(instance: *const packr_instance, fd: i32) -> Vec<u8> {
         let mut bytes = packr_bytes { data: ptr::null_mut(), len: 0 };
         assert_eq!(unsafe { packr_instance_wasi_output(instance, fd, &mut bytes) }, PACKR_OK, "{}", last_error());
@@ -387,10 +395,7 @@ mod instance_tests {
     #[test]
     fn a_command_runs_with_captured_output_and_exit_codes() {
         let mut h = Host::default();
-        let host = wasi_host();
-        let rt = h.runtime_serving(host);
-        let module = h.load(rt, COMMAND);
-        let config = config();
+        let (host, rt, module, config) = command(&mut h);
         unsafe {
             assert_eq!(packr_instance_config_set_wasi_stdout(config, PACKR_WASI_CAPTURE), PACKR_OK);
             assert_eq!(packr_instance_config_set_wasi_stderr(config, PACKR_WASI_CAPTURE), PACKR_OK);
@@ -428,10 +433,7 @@ mod instance_tests {
     #[test]
     fn a_full_capture_drops_and_counts_and_discard_keeps_nothing() {
         let mut h = Host::default();
-        let host = wasi_host();
-        let rt = h.runtime_serving(host);
-        let module = h.load(rt, COMMAND);
-        let config = config();
+        let (host, _, module, config) = command(&mut h);
         unsafe {
             assert_eq!(packr_instance_config_set_wasi_stdout(config, PACKR_WASI_CAPTURE), PACKR_OK);
             assert_eq!(packr_instance_config_set_wasi_stderr(config, PACKR_WASI_DISCARD), PACKR_OK);

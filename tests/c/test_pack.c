@@ -4,6 +4,7 @@
  * give bytes, and every guest buffer freed.
  * Usage: test_pack [cases-dir] (the guests are found in $PACKR_GUESTS or build/guest). */
 #include "harness.h"
+#include "case_host.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,22 +16,13 @@ static void count_finalizer(void *env) {
     finalized++;
 }
 
-/* host::transform: the input upper-cased; "guest-error" is refused to the guest,
- * "host-error" fails the call, "twice" tries to return bytes twice. */
+/* host::transform: the case host's (tests/c/case_host.h), and for "twice" a callback that
+ * tries to return its bytes twice. */
 static packr_status transform(void *env, packr_caller *caller, const uint8_t *input, size_t len) {
-    (void)env;
-    if (len == 11 && memcmp(input, "guest-error", 11) == 0) return PACKR_ERR_GUEST;
-    if (len == 10 && memcmp(input, "host-error", 10) == 0) {
-        packr_caller_set_error(caller, "transform refused");
-        return PACKR_ERR_INVALID_ARGUMENT;
-    }
-    uint8_t *upper = malloc(len + 1);
-    for (size_t i = 0; i < len; i++) upper[i] = (uint8_t)(input[i] >= 'a' && input[i] <= 'z' ? input[i] - 32 : input[i]);
-    packr_status status = packr_caller_return_bytes(caller, upper, len);
+    packr_status status = case_transform(env, caller, input, len);
     if (status == PACKR_OK && len == 5 && memcmp(input, "twice", 5) == 0) {
-        status = packr_caller_return_bytes(caller, upper, len); /* refused: the message says why */
+        status = packr_caller_return_bytes(caller, input, len); /* refused: the message says why */
     }
-    free(upper);
     return status;
 }
 
