@@ -87,7 +87,9 @@ typedef struct packr_host packr_host;
  * that finds it in use on another thread (or re-entered from one of its own host
  * functions) fails with `PACKR_ERR_BUSY` instead of waiting; it is never undefined
  * behaviour. Functions that do not touch the store (`packr_instance_data`,
- * `packr_instance_func_signature`) may run at any time.
+ * `packr_instance_func_signature`, `packr_instance_exit_code`,
+ * `packr_instance_wasi_output`, `packr_instance_wasi_dropped`) may run at any time, also
+ * on another thread during a call.
  */
 typedef struct packr_instance packr_instance;
 

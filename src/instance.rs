@@ -99,7 +99,9 @@ const NOT_EXITED: i64 = i64::MIN;
 /// that finds it in use on another thread (or re-entered from one of its own host
 /// functions) fails with `PACKR_ERR_BUSY` instead of waiting; it is never undefined
 /// behaviour. Functions that do not touch the store (`packr_instance_data`,
-/// `packr_instance_func_signature`) may run at any time.
+/// `packr_instance_func_signature`, `packr_instance_exit_code`,
+/// `packr_instance_wasi_output`, `packr_instance_wasi_dropped`) may run at any time, also
+/// on another thread during a call.
 pub struct packr_instance {
     pub(crate) module: Arc<packr_module>,
     data: HostData,
