@@ -88,8 +88,16 @@ typedef struct packr_host packr_host;
  * functions) fails with `PACKR_ERR_BUSY` instead of waiting; it is never undefined
  * behaviour. Functions that do not touch the store (`packr_instance_data`,
  * `packr_instance_func_signature`, `packr_instance_exit_code`,
- * `packr_instance_wasi_output`, `packr_instance_wasi_dropped`) may run at any time, also
- * on another thread during a call.
+ * `packr_instance_wasi_output`, `packr_instance_wasi_dropped`,
+ * `packr_instance_interrupt`, `packr_instance_interrupter`,
+ * `packr_instance_set_timeout_ms`) may run at any time, also on another thread during a
+ * call.
+ *
+ * Guardrails: a call can be bounded in time (`packr_instance_config_set_timeout_ms`),
+ * stopped from any thread (`packr_instance_interrupt`), metered (fuel), and its memories
+ * and tables capped (`packr_instance_config_set_memory_limit`); each stop has its own
+ * status and leaves the instance usable. Guest recursion traps cleanly on any host thread
+ * (see `packr_config_set_max_wasm_stack`).
  */
 typedef struct packr_instance packr_instance;
 
@@ -107,6 +115,19 @@ typedef struct packr_instance packr_instance;
  * at once; several threads may instantiate with it at once while no thread changes it.
  */
 typedef struct packr_instance_config packr_instance_config;
+
+/**
+ * A handle that interrupts one instance from anywhere: made by `packr_instance_interrupter`,
+ * it stays valid after the instance is freed (interrupting is then a no-op), so a
+ * watchdog thread whose lifetime the host does not control can hold one safely.
+ *
+ * Underneath it is a `Box` the host owns, around a reference-counted flag shared with the
+ * instance; it does not keep the instance, its module or its runtime alive.
+ *
+ * Thread rules: any number of threads may use it at once; `packr_interrupter_free` must
+ * not race with another use of the same handle.
+ */
+typedef struct packr_interrupter packr_interrupter;
 
 /**
  * A compiled module bound to a runtime: what `packr_module_load` and
@@ -213,8 +234,10 @@ typedef struct packr_val {
  * called WASI's `proc_exit` ends the outer call as that exit (`PACKR_ERR_EXIT`, with the
  * guest's code in `packr_instance_exit_code`).
  *
- * Thread rules: called on the thread that called into the instance; a function shared by
- * many instances may be called on several threads at once. A callback must not unwind
+ * Thread rules: called on the thread that called into the instance (or, when that thread
+ * has too little stack left for the guest, on the thread packr runs the call on: see
+ * `packr_config_set_max_wasm_stack`); a function shared by many instances may be called on
+ * several threads at once. A callback must not unwind
  * (throw a C++ exception, `longjmp`) out of itself.
  */
 typedef packr_status (*packr_host_callback)(void *env, struct packr_caller *caller, const struct packr_val *args, size_t nargs, struct packr_val *results, size_t nresults);
@@ -395,6 +418,32 @@ typedef uint32_t packr_wasi_output;
  * return code, a failed `__pack_alloc`); the message says which.
  */
 #define PACKR_ERR_GUEST 17
+
+/**
+ * The call ran past the instance's timeout (`packr_instance_config_set_timeout_ms`,
+ * `packr_instance_set_timeout_ms`) and was stopped; the message names the timeout. The
+ * instance stays usable.
+ */
+#define PACKR_ERR_TIMEOUT 18
+
+/**
+ * The call was stopped by `packr_instance_interrupt` (or an interrupter). The instance
+ * stays usable.
+ */
+#define PACKR_ERR_INTERRUPTED 19
+
+/**
+ * The guest used up its fuel (`packr_instance_config_set_fuel`); `packr_instance_add_fuel`
+ * gives it more. The instance stays usable.
+ */
+#define PACKR_ERR_OUT_OF_FUEL 20
+
+/**
+ * A limit packr enforces was reached: a module larger than
+ * `packr_config_set_max_module_bytes`, or an instance whose initial memory or table is
+ * larger than its config's limit. The message names the limit.
+ */
+#define PACKR_ERR_LIMIT 21
 
 /**
  * A 32-bit integer (`packr_val.of.i32`).
@@ -654,6 +703,69 @@ packr_status packr_config_set_pool_pagemap_scan(struct packr_config *config, boo
  * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
  */
 packr_status packr_config_set_pool_decommit_batch(struct packr_config *config, uint32_t slots);
+
+/**
+ * Makes the engine count fuel (default off): every instance then has a tank that the
+ * guest's instructions drain, and running dry stops the call with `PACKR_ERR_OUT_OF_FUEL`
+ * (see `packr_instance_config_set_fuel`). Counting costs the guest's code speed: measured
+ * here, about 10-30% on compute-heavy guests (the benchmark's SQLite queries); calls that
+ * spend their time in the host pay less. For wall-clock bounds a timeout costs nothing.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_config_set_fuel(struct packr_config *config, bool enabled);
+
+/**
+ * How often the engine's epoch timer ticks while a call with a timeout runs, in
+ * microseconds: 100 to 1,000,000, default 1,000 (1 ms). A timeout fires within about two
+ * ticks of its deadline; a shorter tick is more precise and wakes the timer thread more
+ * often. The timer is one thread per engine, started by the first call with a timeout;
+ * it parks 50 ticks after the last such call ends and ends with the engine.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_config_set_timer_tick_us(struct packr_config *config, uint64_t microseconds);
+
+/**
+ * The most stack a guest's frames may use in one call, in bytes: 16 KiB to 64 MiB, default
+ * 512 KiB (wasmtime's). Deeper recursion traps (`PACKR_ERR_TRAP`, "call stack exhausted").
+ *
+ * A call runs on the calling thread when that thread has this much stack left plus 256 KiB
+ * for the host's frames; otherwise packr runs it on a thread of its own with enough stack,
+ * and the caller waits (host callbacks of that call then run on packr's thread). So calls
+ * trap cleanly on any thread, also one with a 128 KiB stack; a thread with too little
+ * stack only pays a thread start per call (about 30-60 us). Compiling likewise moves to a
+ * thread of packr's when the caller has less than 2 MiB of stack left.
+ *
+ * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+ */
+packr_status packr_config_set_max_wasm_stack(struct packr_config *config, size_t bytes);
+
+/**
+ * The largest module `packr_module_load` accepts, in bytes of wasm (or text); 0, the
+ * default, for no limit. A larger one is refused before any compiling with
+ * `PACKR_ERR_LIMIT`. Compiling takes time and memory roughly in proportion to the code's
+ * size (1.2 MB of generated wasm took 4.5 s and 1.7 GB here), so hosts compiling modules
+ * they did not write should set it.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_config_set_max_module_bytes(struct packr_config *config, uint64_t bytes);
+
+/**
+ * Whether traps use signal handlers (default on, wasmtime's default). With it on, wasmtime
+ * installs process-wide handlers for SIGSEGV, SIGBUS, SIGILL and SIGFPE when the first
+ * engine is made, and a host that later installs its own handler for them (a crash
+ * reporter, another language's runtime) must pass on the signals it does not own to the
+ * handler it replaced, or every trap crashes the process. Turning it off makes the
+ * compiled code check bounds and divisions explicitly instead and never relies on a
+ * signal: measured here, guest code is about 10-40% slower (the benchmark's SQLite
+ * queries). Off is for hosts that cannot chain handlers. Engines made with it off still
+ * share the process with those made with it on, whose handlers stay installed.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_config_set_signals_based_traps(struct packr_config *config, bool enabled);
 
 /**
  * Creates an empty set of host definitions.
@@ -919,7 +1031,11 @@ void packr_runtime_free(struct packr_runtime *runtime);
  *
  * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `runtime` or `module_out` is NULL, or
  * `wasm` is NULL with a non-zero length; `PACKR_ERR_COMPILE` if the bytes are not a valid
- * module (the message says why).
+ * module (the message says why); `PACKR_ERR_LIMIT` if they are more than the runtime's
+ * `packr_config_set_max_module_bytes`.
+ *
+ * Compiling needs stack: on a thread with less than 2 MiB left, packr compiles on a thread
+ * of its own and waits for it.
  *
  * Thread-safe: `runtime` may be in use on other threads.
  */
@@ -1104,6 +1220,60 @@ packr_status packr_instance_config_set_wasi_capture_limit(struct packr_instance_
  * (the message names it). Thread rules: see `packr_instance_config`.
  */
 packr_status packr_instance_config_wasi_preopen_dir(struct packr_instance_config *config, const char *host_path, const char *guest_path, bool writable);
+
+/**
+ * Stops every call into the instance after `ms` milliseconds of wall-clock time with
+ * `PACKR_ERR_TIMEOUT`: its start function and a reactor's `_initialize` during
+ * instantiation, each export call (by name, func handle or pack call) and
+ * `packr_instance_run`. 0, the default, means no timeout. Nested calls a host callback
+ * makes through its caller count against the call they are part of.
+ *
+ * The timeout is measured by the engine's epoch timer (`packr_config_set_timer_tick_us`)
+ * and fires within about two ticks of its deadline. A host callback is never stopped in
+ * the middle: the guest stops at its next function call or loop iteration after the
+ * callback returns. The instance stays usable after a timeout, as after any trap; its
+ * memory is as the guest left it. `packr_instance_set_timeout_ms` changes it later.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+ * `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_timeout_ms(struct packr_instance_config *config, uint64_t ms);
+
+/**
+ * The fuel the instance starts with; calls drain it as the guest runs, and a call that
+ * runs dry stops with `PACKR_ERR_OUT_OF_FUEL` (`packr_instance_add_fuel` refills it). Only
+ * for runtimes whose engine consumes fuel (`packr_config_set_fuel`): instantiating with it
+ * elsewhere fails with `PACKR_ERR_INVALID_ARGUMENT`. Without this setting an instance of a
+ * fuel-consuming engine starts with `UINT64_MAX`, as good as unlimited. One unit is
+ * roughly one wasm instruction.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+ * `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_fuel(struct packr_instance_config *config, uint64_t fuel);
+
+/**
+ * The most bytes each of the instance's linear memories may hold (32- and 64-bit alike);
+ * `UINT64_MAX`, the default, for wasm's own limits. Past it `memory.grow` returns -1 to
+ * the guest, as the spec allows; a module whose memory starts larger fails to instantiate
+ * with `PACKR_ERR_LIMIT` naming the limit. A pooled runtime's `pool_memory_bytes` bounds
+ * memories as well: the smaller of the two holds.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+ * `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_memory_limit(struct packr_instance_config *config, uint64_t bytes);
+
+/**
+ * The most elements each of the instance's tables may hold; `UINT64_MAX`, the default,
+ * for wasm's own limits. Past it `table.grow` returns -1; a module whose table starts
+ * larger fails to instantiate with `PACKR_ERR_LIMIT`. A pooled runtime's
+ * `pool_table_elements` bounds tables as well.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+ * `packr_instance_config`.
+ */
+packr_status packr_instance_config_set_table_limit(struct packr_instance_config *config, uint64_t elements);
 
 /**
  * Creates a fresh instance of `module` in the runtime the module is bound to: its own
@@ -1319,6 +1489,73 @@ packr_status packr_instance_wasi_dropped(const struct packr_instance *instance, 
  * progress on another thread.
  */
 void packr_instance_free(struct packr_instance *instance);
+
+/**
+ * Stops the instance's running call with `PACKR_ERR_INTERRUPTED`, or, when no call is
+ * running, the next call to enter the guest. Several interrupts before a call stops count
+ * as one. The guest stops at its next function call or loop iteration, without waiting
+ * for the timer; a host callback running at the time finishes first. The instance stays
+ * usable.
+ *
+ * Does not touch the store and never blocks: callable from any thread at any time, also
+ * while the instance is idle, and from inside the instance's own host callbacks. It only
+ * does atomic operations, so it is also safe in a signal handler. It must not race with
+ * `packr_instance_free` of the same instance: a thread that may outlive the instance uses
+ * an interrupter (`packr_instance_interrupter`) instead.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_instance_interrupt(const struct packr_instance *instance);
+
+/**
+ * Makes an interrupter for the instance (see `packr_interrupter`). On success writes it to
+ * `*interrupter_out`; the caller owns it and frees it with `packr_interrupter_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Does not touch the store: callable at
+ * any time.
+ */
+packr_status packr_instance_interrupter(const struct packr_instance *instance, struct packr_interrupter **interrupter_out);
+
+/**
+ * Interrupts the interrupter's instance as `packr_instance_interrupt` does; a no-op once
+ * that instance is freed (or its engine is gone).
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe and async-signal-safe.
+ */
+packr_status packr_interrupter_interrupt(const struct packr_interrupter *interrupter);
+
+/**
+ * Frees an interrupter. NULL is a no-op. Must not be called twice.
+ */
+void packr_interrupter_free(struct packr_interrupter *interrupter);
+
+/**
+ * Sets the timeout of the instance's later calls, as `packr_instance_config_set_timeout_ms`
+ * does at instantiation; 0 removes it. A call already running keeps the deadline it
+ * started with.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Does not touch the store: callable at
+ * any time, from any thread.
+ */
+packr_status packr_instance_set_timeout_ms(struct packr_instance *instance, uint64_t ms);
+
+/**
+ * Adds `fuel` to the instance's tank (saturating at `UINT64_MAX`), so a guest that ran
+ * out (`PACKR_ERR_OUT_OF_FUEL`) can be called again.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the
+ * runtime's engine does not consume fuel (the message names `packr_config_set_fuel`);
+ * `PACKR_ERR_BUSY` during a call on the instance.
+ */
+packr_status packr_instance_add_fuel(struct packr_instance *instance, uint64_t fuel);
+
+/**
+ * Writes the fuel left in the instance's tank to `*fuel_out`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER`; `PACKR_ERR_INVALID_ARGUMENT` if the
+ * runtime's engine does not consume fuel; `PACKR_ERR_BUSY` during a call on the instance.
+ */
+packr_status packr_instance_fuel(struct packr_instance *instance, uint64_t *fuel_out);
 
 /**
  * Resolves the exported function `export_name` of `module` into a func handle, checking

@@ -6,7 +6,7 @@ use wasmtime::{Caller, Extern, Memory};
 
 use crate::boundary::{arg_mut, guard, guard_value, slice, slice_mut, utf8, Out};
 use crate::call::call_checked_raw;
-use crate::error::{packr_status, Error, Result, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NOT_FOUND};
+use crate::error::{packr_status, Error, Result, Stopped, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NOT_FOUND};
 use crate::memory;
 use crate::pack;
 use crate::store::StoreData;
@@ -35,11 +35,14 @@ pub struct packr_caller {
     returned: Option<pack::Returned>,
     /// The code of a `proc_exit` that ended a `packr_caller_call`.
     exit_code: Option<i32>,
+    /// Why packr stopped one of the callback's calls into the guest (a timeout, an
+    /// interrupt, fuel), so passing that status on ends the outer call the same way.
+    stopped: Option<Stopped>,
 }
 
 impl packr_caller {
     pub(crate) fn new(caller: &mut Caller<'_, StoreData>) -> Self {
-        packr_caller { caller: (caller as *mut Caller<'_, StoreData>).cast(), error: None, serves_bytes: false, returned: None, exit_code: None }
+        packr_caller { caller: (caller as *mut Caller<'_, StoreData>).cast(), error: None, serves_bytes: false, returned: None, exit_code: None, stopped: None }
     }
 
     /// The caller of a pack-convention callback.
@@ -53,6 +56,11 @@ impl packr_caller {
 
     pub(crate) fn take_error(&mut self) -> Option<String> {
         self.error.take()
+    }
+
+    /// The stop that ended one of the callback's calls into the guest.
+    pub(crate) fn stopped(&self) -> Option<Stopped> {
+        self.stopped
     }
 
     /// The code of a `proc_exit` that ended one of the callback's calls into the guest.
@@ -107,6 +115,7 @@ fn with_caller(caller: *mut packr_caller, body: impl FnOnce(&mut packr_caller) -
         body(caller).inspect_err(|e| {
             caller.error = Some(e.message.lines().next().unwrap_or_default().to_owned());
             caller.exit_code = caller.exit_code.or(e.exit_code);
+            caller.stopped = caller.stopped.or(e.stopped);
         })
     })
 }

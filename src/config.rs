@@ -1,5 +1,6 @@
 //! Runtime settings: the allocator (on-demand or pooling, with its limits), copy-on-write
-//! memory images, and compilation.
+//! memory images, compilation, and the engine's guardrails (fuel, the epoch timer's tick,
+//! the guest stack, module size, signal-free traps).
 
 use wasmtime::{Config, Enabled, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
@@ -31,6 +32,8 @@ const MAX_POOL_RESERVATION: u128 = 1 << 46;
 const POOL_GUARD_BYTES: u128 = 32 << 20;
 const WASM_PAGE: u64 = 64 << 10;
 const MAX_WASM32_MEMORY: u64 = 4 << 30;
+/// wasmtime's default guest stack.
+const DEFAULT_WASM_STACK: usize = 512 << 10;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Settings {
@@ -47,6 +50,11 @@ pub(crate) struct Settings {
     pub pool_keep_resident: u64,
     pub pool_pagemap_scan: bool,
     pub pool_decommit_batch: u32,
+    pub fuel: bool,
+    pub timer_tick_us: u64,
+    pub max_wasm_stack: usize,
+    pub max_module_bytes: u64,
+    pub signals_based_traps: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +77,11 @@ impl Default for Settings {
             pool_keep_resident: 1 << 20,
             pool_pagemap_scan: true,
             pool_decommit_batch: 1,
+            fuel: false,
+            timer_tick_us: 1000,
+            max_wasm_stack: DEFAULT_WASM_STACK,
+            max_module_bytes: 0,
+            signals_based_traps: true,
         }
     }
 }
@@ -92,6 +105,17 @@ impl Settings {
         let mut config = Config::new();
         config.wasm_multi_memory(true);
         config.epoch_interruption(true);
+        config.consume_fuel(self.fuel);
+        config.max_wasm_stack(self.max_wasm_stack);
+        if !self.signals_based_traps {
+            config.signals_based_traps(false);
+            // wasmtime requires these off without signals: they rely on a fault at address 0.
+            // SAFETY: both are documented Cranelift settings taking a boolean.
+            unsafe {
+                config.cranelift_flag_set("enable_heap_access_spectre_mitigation", "false");
+                config.cranelift_flag_set("enable_table_access_spectre_mitigation", "false");
+            }
+        }
         config.memory_init_cow(self.memory_images);
         config.parallel_compilation(self.parallel_compilation);
         config.cranelift_opt_level(match self.opt_level {
@@ -111,6 +135,13 @@ impl Settings {
     }
 
     fn pool(&self) -> Result<PoolingAllocationConfig> {
+        if let Some(reservation) = self.memory_reservation.filter(|r| *r < self.pool_memory_bytes) {
+            return Err(invalid(format!(
+                "memory_reservation ({reservation}) is below pool_memory_bytes ({}): a pool slot must hold the \
+                 largest memory it allows; raise memory_reservation or lower pool_memory_bytes",
+                self.pool_memory_bytes
+            )));
+        }
         let instances = self.pool_instances;
         let memories = u128::from(instances) * u128::from(self.pool_memories_per_instance);
         let slot = self.memory_reservation.unwrap_or(self.pool_memory_bytes).max(self.pool_memory_bytes);
@@ -352,6 +383,89 @@ pub unsafe extern "C" fn packr_config_set_pool_pagemap_scan(config: *mut packr_c
 pub unsafe extern "C" fn packr_config_set_pool_decommit_batch(config: *mut packr_config, slots: u32) -> packr_status {
     set(config, |s| {
         s.pool_decommit_batch = in_range("pool_decommit_batch", slots, 1, 4096)?;
+        Ok(())
+    })
+}
+
+/// Makes the engine count fuel (default off): every instance then has a tank that the
+/// guest's instructions drain, and running dry stops the call with `PACKR_ERR_OUT_OF_FUEL`
+/// (see `packr_instance_config_set_fuel`). Counting costs the guest's code speed: measured
+/// here, about 10-30% on compute-heavy guests (the benchmark's SQLite queries); calls that
+/// spend their time in the host pay less. For wall-clock bounds a timeout costs nothing.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_fuel(config: *mut packr_config, enabled: bool) -> packr_status {
+    set(config, |s| {
+        s.fuel = enabled;
+        Ok(())
+    })
+}
+
+/// How often the engine's epoch timer ticks while a call with a timeout runs, in
+/// microseconds: 100 to 1,000,000, default 1,000 (1 ms). A timeout fires within about two
+/// ticks of its deadline; a shorter tick is more precise and wakes the timer thread more
+/// often. The timer is one thread per engine, started by the first call with a timeout;
+/// it parks 50 ticks after the last such call ends and ends with the engine.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_timer_tick_us(config: *mut packr_config, microseconds: u64) -> packr_status {
+    set(config, |s| {
+        s.timer_tick_us = in_range("timer_tick_us", microseconds, 100, 1_000_000)?;
+        Ok(())
+    })
+}
+
+/// The most stack a guest's frames may use in one call, in bytes: 16 KiB to 64 MiB, default
+/// 512 KiB (wasmtime's). Deeper recursion traps (`PACKR_ERR_TRAP`, "call stack exhausted").
+///
+/// A call runs on the calling thread when that thread has this much stack left plus 256 KiB
+/// for the host's frames; otherwise packr runs it on a thread of its own with enough stack,
+/// and the caller waits (host callbacks of that call then run on packr's thread). So calls
+/// trap cleanly on any thread, also one with a 128 KiB stack; a thread with too little
+/// stack only pays a thread start per call (about 30-60 us). Compiling likewise moves to a
+/// thread of packr's when the caller has less than 2 MiB of stack left.
+///
+/// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_max_wasm_stack(config: *mut packr_config, bytes: usize) -> packr_status {
+    set(config, |s| {
+        s.max_wasm_stack = in_range("max_wasm_stack", bytes, 16 << 10, 64 << 20)?;
+        Ok(())
+    })
+}
+
+/// The largest module `packr_module_load` accepts, in bytes of wasm (or text); 0, the
+/// default, for no limit. A larger one is refused before any compiling with
+/// `PACKR_ERR_LIMIT`. Compiling takes time and memory roughly in proportion to the code's
+/// size (1.2 MB of generated wasm took 4.5 s and 1.7 GB here), so hosts compiling modules
+/// they did not write should set it.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_max_module_bytes(config: *mut packr_config, bytes: u64) -> packr_status {
+    set(config, |s| {
+        s.max_module_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Whether traps use signal handlers (default on, wasmtime's default). With it on, wasmtime
+/// installs process-wide handlers for SIGSEGV, SIGBUS, SIGILL and SIGFPE when the first
+/// engine is made, and a host that later installs its own handler for them (a crash
+/// reporter, another language's runtime) must pass on the signals it does not own to the
+/// handler it replaced, or every trap crashes the process. Turning it off makes the
+/// compiled code check bounds and divisions explicitly instead and never relies on a
+/// signal: measured here, guest code is about 10-40% slower (the benchmark's SQLite
+/// queries). Off is for hosts that cannot chain handlers. Engines made with it off still
+/// share the process with those made with it on, whose handlers stay installed.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_config_set_signals_based_traps(config: *mut packr_config, enabled: bool) -> packr_status {
+    set(config, |s| {
+        s.signals_based_traps = enabled;
         Ok(())
     })
 }

@@ -68,6 +68,20 @@ pub const PACKR_ERR_EXIT: packr_status = 16;
 /// `the guest's EXPORT failed: `. Also a guest that broke the pack convention (an unknown
 /// return code, a failed `__pack_alloc`); the message says which.
 pub const PACKR_ERR_GUEST: packr_status = 17;
+/// The call ran past the instance's timeout (`packr_instance_config_set_timeout_ms`,
+/// `packr_instance_set_timeout_ms`) and was stopped; the message names the timeout. The
+/// instance stays usable.
+pub const PACKR_ERR_TIMEOUT: packr_status = 18;
+/// The call was stopped by `packr_instance_interrupt` (or an interrupter). The instance
+/// stays usable.
+pub const PACKR_ERR_INTERRUPTED: packr_status = 19;
+/// The guest used up its fuel (`packr_instance_config_set_fuel`); `packr_instance_add_fuel`
+/// gives it more. The instance stays usable.
+pub const PACKR_ERR_OUT_OF_FUEL: packr_status = 20;
+/// A limit packr enforces was reached: a module larger than
+/// `packr_config_set_max_module_bytes`, or an instance whose initial memory or table is
+/// larger than its config's limit. The message names the limit.
+pub const PACKR_ERR_LIMIT: packr_status = 21;
 
 /// Every status with its name, in number order. The single source for `packr_status_name`.
 const NAMES: &[(packr_status, &CStr)] = &[
@@ -89,6 +103,10 @@ const NAMES: &[(packr_status, &CStr)] = &[
     (PACKR_ERR_HOST, c"PACKR_ERR_HOST"),
     (PACKR_ERR_EXIT, c"PACKR_ERR_EXIT"),
     (PACKR_ERR_GUEST, c"PACKR_ERR_GUEST"),
+    (PACKR_ERR_TIMEOUT, c"PACKR_ERR_TIMEOUT"),
+    (PACKR_ERR_INTERRUPTED, c"PACKR_ERR_INTERRUPTED"),
+    (PACKR_ERR_OUT_OF_FUEL, c"PACKR_ERR_OUT_OF_FUEL"),
+    (PACKR_ERR_LIMIT, c"PACKR_ERR_LIMIT"),
 ];
 
 fn status_cname(status: i32) -> &'static CStr {
@@ -130,13 +148,16 @@ pub struct Error {
     pub message: String,
     /// The code a guest passed to `proc_exit`, with `PACKR_ERR_EXIT`.
     pub exit_code: Option<i32>,
+    /// Why packr stopped the guest, with `PACKR_ERR_TIMEOUT`, `_INTERRUPTED` and `_OUT_OF_FUEL`:
+    /// a host callback that passes such a failure on ends the outer call the same way.
+    pub(crate) stopped: Option<Stopped>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(status: packr_status, message: impl Into<String>) -> Self {
-        Error { status, message: message.into(), exit_code: None }
+        Error { status, message: message.into(), exit_code: None, stopped: None }
     }
 
     /// The status and message of a wasmtime error met during `phase`. The one place that
@@ -181,6 +202,54 @@ impl fmt::Display for HostFailure {
 
 impl std::error::Error for HostFailure {}
 
+/// Why packr stopped a guest: carried inside the wasmtime error from the epoch callback (or
+/// a host callback passing it on) to the call that entered wasm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// The call's timeout, in milliseconds, passed.
+    Timeout(u64),
+    Interrupted,
+    OutOfFuel,
+}
+
+impl Stopped {
+    pub(crate) fn status(self) -> packr_status {
+        match self {
+            Stopped::Timeout(_) => PACKR_ERR_TIMEOUT,
+            Stopped::Interrupted => PACKR_ERR_INTERRUPTED,
+            Stopped::OutOfFuel => PACKR_ERR_OUT_OF_FUEL,
+        }
+    }
+
+    fn error(self) -> Error {
+        Error { stopped: Some(self), ..Error::new(self.status(), self.to_string()) }
+    }
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stopped::Timeout(ms) => write!(f, "the call was stopped by its timeout of {ms} ms"),
+            Stopped::Interrupted => f.write_str("the call was interrupted (packr_instance_interrupt)"),
+            Stopped::OutOfFuel => f.write_str("the guest ran out of fuel; packr_instance_add_fuel gives it more"),
+        }
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// A memory or table an instance starts with is larger than its config allows.
+#[derive(Debug)]
+pub(crate) struct LimitExceeded(pub String);
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
 /// A failure while running guest code (a call or a start function): the cause first
 /// (`wasm trap: integer divide by zero`, `host function env::f failed: ...`) and the wasm
 /// backtrace, when there is one, on the lines after it.
@@ -190,8 +259,12 @@ fn execution_error(err: &wasmtime::Error) -> Error {
         error.exit_code = Some(exit.0);
         return error;
     }
+    if let Some(stop) = err.downcast_ref::<Stopped>() {
+        return stop.error();
+    }
     let (status, mut message) = match (err.downcast_ref::<HostFailure>(), err.downcast_ref::<wasmtime::Trap>()) {
         (Some(host), _) => (PACKR_ERR_HOST, host.to_string()),
+        (None, Some(wasmtime::Trap::OutOfFuel)) => return Stopped::OutOfFuel.error(),
         (None, Some(trap)) => (PACKR_ERR_TRAP, trap.to_string()),
         (None, None) => (PACKR_ERR_TRAP, cause_chain(err)),
     };
@@ -208,9 +281,13 @@ fn execution_error(err: &wasmtime::Error) -> Error {
 fn instantiation_error(err: &wasmtime::Error) -> Error {
     if err.downcast_ref::<wasmtime::Trap>().is_some()
         || err.downcast_ref::<HostFailure>().is_some()
+        || err.downcast_ref::<Stopped>().is_some()
         || err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
     {
         return execution_error(err);
+    }
+    if let Some(limit) = err.downcast_ref::<LimitExceeded>() {
+        return Error::new(PACKR_ERR_LIMIT, format!("cannot instantiate module: {limit}"));
     }
     if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
         return Error::new(

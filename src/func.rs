@@ -172,6 +172,7 @@ mod tests {
     use crate::error::*;
     use crate::module::{packr_module_clone, packr_runtime_wrap_module};
     use crate::runtime::{packr_runtime_free, packr_runtime_new_sharing_engine};
+    use crate::testutil::i32v;
     use crate::testutil::{last_error, Host};
     use crate::types::packr_func_signature;
     use crate::val::{packr_val_union, PACKR_I32, PACKR_V128};
@@ -188,9 +189,6 @@ mod tests {
         (unsafe { packr_module_func(module, name.as_ptr(), &mut func) }, func)
     }
 
-    fn i32v(v: i32) -> packr_val {
-        packr_val { kind: PACKR_I32, of: packr_val_union { i32: v } }
-    }
 
     #[test]
     fn a_func_calls_every_instance_of_its_code_and_only_those() {

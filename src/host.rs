@@ -33,8 +33,10 @@ use crate::val::{is_carried, kind_name, packr_val, packr_val_union, packr_valkin
 /// called WASI's `proc_exit` ends the outer call as that exit (`PACKR_ERR_EXIT`, with the
 /// guest's code in `packr_instance_exit_code`).
 ///
-/// Thread rules: called on the thread that called into the instance; a function shared by
-/// many instances may be called on several threads at once. A callback must not unwind
+/// Thread rules: called on the thread that called into the instance (or, when that thread
+/// has too little stack left for the guest, on the thread packr runs the call on: see
+/// `packr_config_set_max_wasm_stack`); a function shared by many instances may be called on
+/// several threads at once. A callback must not unwind
 /// (throw a C++ exception, `longjmp`) out of itself.
 pub type packr_host_callback = Option<
     unsafe extern "C" fn(
@@ -126,10 +128,12 @@ impl HostFunc {
 
     /// Why the callback returned `status`: an exit when it passed on `PACKR_ERR_EXIT` from
     /// a call of its own into the guest (so the guest's `proc_exit` ends the outer call as
-    /// an exit with its code), else a host failure with the callback's message.
+    /// an exit with its code), the same stop when it passed on a timeout, interrupt or
+    /// fuel exhaustion, else a host failure with the callback's message.
     fn failed(&self, ctx: &mut packr_caller, status: packr_status) -> wasmtime::Error {
-        match ctx.exit_code() {
-            Some(code) if status == PACKR_ERR_EXIT => wasmtime::Error::new(wasmtime_wasi::I32Exit(code)),
+        match (ctx.exit_code(), ctx.stopped()) {
+            (Some(code), _) if status == PACKR_ERR_EXIT => wasmtime::Error::new(wasmtime_wasi::I32Exit(code)),
+            (_, Some(stop)) if status == stop.status() => wasmtime::Error::new(stop),
             _ => self.failure(ctx.take_error().unwrap_or_else(|| status_name(status).to_string())),
         }
     }
@@ -450,6 +454,7 @@ mod tests {
     use crate::instance::{packr_instance, packr_instance_call, packr_instance_free, packr_module_instantiate, packr_module_instantiate_with};
     use crate::module::{packr_module_free, packr_module_load};
     use crate::runtime::{packr_runtime, packr_runtime_free, packr_runtime_new, packr_runtime_new_with_host};
+    use crate::testutil::i32v;
     use crate::testutil::last_error;
     use crate::val::{packr_val_union, PACKR_FUNCREF, PACKR_I32, PACKR_I64};
     use std::ptr;
@@ -549,9 +554,6 @@ mod tests {
         (status, unsafe { result[0].of.i32 })
     }
 
-    fn i32v(v: i32) -> packr_val {
-        packr_val { kind: PACKR_I32, of: packr_val_union { i32: v } }
-    }
 
     #[test]
     fn callbacks_serve_imports_fail_with_their_message_and_finalize_once() {

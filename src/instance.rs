@@ -1,7 +1,7 @@
 //! Instances: a store, its memories and globals, and calls into the guest.
 
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use wasmtime::{Extern, Func, Memory, Store, TypedFunc};
@@ -10,9 +10,12 @@ use crate::boundary::{arg, guard, guard_value, slice, slice_mut, utf8, ArcHandle
 use crate::call::call_checked_raw;
 use crate::exclusive::{Claim, Exclusive};
 use crate::bytes::packr_bytes;
+use crate::deadline::{Deadline, Interrupt};
 use crate::error::{
     packr_status, Error, Phase, Result, PACKR_ERR_BUSY, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NOT_FOUND, PACKR_ERR_TYPE_MISMATCH,
 };
+use crate::limits::Limiter;
+use crate::stack;
 use crate::instance_config::{packr_instance_config, InstanceSettings};
 use crate::memory;
 use crate::module::packr_module;
@@ -100,8 +103,16 @@ const NOT_EXITED: i64 = i64::MIN;
 /// functions) fails with `PACKR_ERR_BUSY` instead of waiting; it is never undefined
 /// behaviour. Functions that do not touch the store (`packr_instance_data`,
 /// `packr_instance_func_signature`, `packr_instance_exit_code`,
-/// `packr_instance_wasi_output`, `packr_instance_wasi_dropped`) may run at any time, also
-/// on another thread during a call.
+/// `packr_instance_wasi_output`, `packr_instance_wasi_dropped`,
+/// `packr_instance_interrupt`, `packr_instance_interrupter`,
+/// `packr_instance_set_timeout_ms`) may run at any time, also on another thread during a
+/// call.
+///
+/// Guardrails: a call can be bounded in time (`packr_instance_config_set_timeout_ms`),
+/// stopped from any thread (`packr_instance_interrupt`), metered (fuel), and its memories
+/// and tables capped (`packr_instance_config_set_memory_limit`); each stop has its own
+/// status and leaves the instance usable. Guest recursion traps cleanly on any host thread
+/// (see `packr_config_set_max_wasm_stack`).
 pub struct packr_instance {
     pub(crate) module: Arc<packr_module>,
     data: HostData,
@@ -110,6 +121,10 @@ pub struct packr_instance {
     captures: Captures,
     /// The code of the guest's last `proc_exit`, or `NOT_EXITED`.
     exit_code: AtomicI64,
+    /// The stop flag `packr_instance_interrupt` sets, shared with the store.
+    interrupt: Arc<Interrupt>,
+    /// Milliseconds each call may run; 0 for no timeout.
+    timeout_ms: AtomicU64,
 }
 
 impl BoxHandle for packr_instance {}
@@ -123,6 +138,14 @@ impl packr_instance {
                  call packr_host_define_wasi on the host the runtime is made with",
             ));
         }
+        let shared = &module.runtime.shared;
+        if settings.fuel.is_some() && !shared.fuel {
+            return Err(Error::new(
+                PACKR_ERR_INVALID_ARGUMENT,
+                "the instance config sets fuel, but the runtime's engine does not consume fuel; \
+                 enable it with packr_config_set_fuel on the config the runtime is made with",
+            ));
+        }
         let pre = module.pre()?;
         let data = HostData(data);
         let exports = Arc::clone(&module.compiled.exports);
@@ -132,11 +155,61 @@ impl packr_instance {
         } else {
             (None, Captures::default())
         };
-        let mut store = new_store(&module.runtime.engine, StoreData { data, exports, wasi });
-        let instance = pre.instantiate(&mut store).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))?;
-        initialize_reactor(&mut store, &instance, &module.compiled.exports)?;
+        let interrupt = Interrupt::new(shared.engine.weak());
+        let timeout = settings.timeout_ms;
+        let store_data = StoreData {
+            data,
+            exports,
+            wasi,
+            interrupt: Arc::clone(&interrupt),
+            deadline: (timeout != 0).then(|| Deadline::after(timeout)),
+            limiter: Limiter::new(settings.limits),
+        };
+        let fuel = shared.fuel.then(|| settings.fuel.unwrap_or(u64::MAX));
+        let mut store = new_store(&shared.engine, store_data, fuel).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))?;
+        let instance = {
+            let _armed = if timeout != 0 { Some(shared.ticker.arm()?) } else { None };
+            // The start function and `_initialize` are guest code: they need the stack a call does.
+            stack::with_room(shared.call_stack, || {
+                let instance = pre.instantiate(&mut store).map_err(|e| Error::wasmtime(Phase::Instantiate, &e))?;
+                // From here on a refused growth is the guest's to handle (-1), not a failed spawn.
+                store.data_mut().limiter.instantiating = false;
+                initialize_reactor(&mut store, &instance, &module.compiled.exports)?;
+                Ok(instance)
+            })??
+        };
+        store.data_mut().deadline = None;
         let live = Live { store, instance, funcs: Vec::new(), pack: None };
-        Ok(packr_instance { module, data, live: Exclusive::new(live), captures, exit_code: AtomicI64::new(NOT_EXITED) })
+        Ok(packr_instance {
+            module,
+            data,
+            live: Exclusive::new(live),
+            captures,
+            exit_code: AtomicI64::new(NOT_EXITED),
+            interrupt,
+            timeout_ms: AtomicU64::new(timeout),
+        })
+    }
+
+    /// Runs `body`, which enters the guest, with the instance to itself: under the call's
+    /// deadline when it has a timeout, and on a thread with enough stack for the guest.
+    #[inline]
+    fn enter<R: Send>(&self, body: impl FnOnce(&mut Live) -> Result<R> + Send) -> Result<R> {
+        let mut live = self.lock()?;
+        let shared = &self.module.runtime.shared;
+        let timeout = self.timeout_ms.load(Ordering::Relaxed);
+        let armed = if timeout != 0 {
+            let armed = shared.ticker.arm()?;
+            live.store.data_mut().deadline = Some(Deadline::after(timeout));
+            Some(armed)
+        } else {
+            None
+        };
+        let result = stack::with_room(shared.call_stack, || body(&mut live));
+        if armed.is_some() {
+            live.store.data_mut().deadline = None;
+        }
+        result?.inspect_err(|e| self.note_exit(e))
     }
 
     /// Remembers the code of a `proc_exit` that ended a call.
@@ -155,16 +228,38 @@ impl packr_instance {
         })?;
         let signature = exports.list()[position].callable()?;
         signature.check_call(START, &[], 0)?;
-        let mut live = self.lock()?;
-        let func = live.func(exports, position)?;
-        match call_checked_raw(&mut live.store, &func, signature, &[], &mut []) {
+        let ran = self.enter(|live| {
+            let func = live.func(exports, position)?;
+            call_checked_raw(&mut live.store, &func, signature, &[], &mut [])
+        });
+        match ran {
             Ok(()) => Ok(0),
-            Err(Error { exit_code: Some(code), .. }) => {
-                self.exit_code.store(code.into(), Ordering::Relaxed);
-                Ok(code)
-            }
+            // `enter` noted the code.
+            Err(Error { exit_code: Some(code), .. }) => Ok(code),
             Err(e) => Err(e),
         }
+    }
+
+    /// Interrupts the running call, or the next one.
+    pub(crate) fn interrupt(&self) -> &Arc<Interrupt> {
+        &self.interrupt
+    }
+
+    /// The timeout later calls get; 0 for none.
+    pub(crate) fn set_timeout_ms(&self, ms: u64) {
+        self.timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Runs `body` on the store of an instance whose engine consumes fuel.
+    pub(crate) fn with_fuel<R>(&self, body: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>) -> Result<R> {
+        if !self.module.runtime.shared.fuel {
+            return Err(Error::new(
+                PACKR_ERR_INVALID_ARGUMENT,
+                "the runtime's engine does not consume fuel; enable it with packr_config_set_fuel on the config the runtime is made with",
+            ));
+        }
+        let mut live = self.lock()?;
+        body(&mut live.store).map_err(|e| Error::new(PACKR_ERR_INVALID_ARGUMENT, crate::error::cause_chain(&e)))
     }
 
     #[inline]
@@ -177,8 +272,7 @@ impl packr_instance {
         let compiled = &self.module.compiled;
         let layout = compiled.pack_layout()?;
         pack::expect_shape(&compiled.exports.list()[position])?;
-        let mut live = self.lock()?;
-        live.call_bytes(&compiled.exports, &layout, position, input).inspect_err(|e| self.note_exit(e))
+        self.enter(|live| live.call_bytes(&compiled.exports, &layout, position, input))
     }
 
     /// Calls the function export at `position` in this instance's export table.
@@ -188,9 +282,10 @@ impl packr_instance {
         let export = &exports.list()[position];
         let signature = export.callable()?;
         signature.check_call(export.name(), args, results.len())?;
-        let mut live = self.lock()?;
-        let func = live.func(exports, position)?;
-        call_checked_raw(&mut live.store, &func, signature, args, results).inspect_err(|e| self.note_exit(e))
+        self.enter(|live| {
+            let func = live.func(exports, position)?;
+            call_checked_raw(&mut live.store, &func, signature, args, results)
+        })
     }
 
     pub(crate) fn call(&self, name: &str, args: &[packr_val], results: &mut [packr_val]) -> Result<()> {
@@ -643,6 +738,7 @@ pub unsafe extern "C" fn packr_instance_free(instance: *mut packr_instance) {
 mod tests {
     use super::*;
     use crate::error::*;
+    use crate::testutil::i32v;
     use crate::testutil::{last_error, Host};
     use crate::val::{packr_val_union, PACKR_F32, PACKR_F64, PACKR_I32, PACKR_I64};
     use std::ptr;
@@ -665,9 +761,6 @@ mod tests {
         (func (export "v") (param funcref))
         (func (export "store") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
 
-    fn i32v(v: i32) -> packr_val {
-        packr_val { kind: PACKR_I32, of: packr_val_union { i32: v } }
-    }
 
     fn call(instance: *mut packr_instance, name: &std::ffi::CStr, args: &[packr_val], nresults: usize) -> (packr_status, Vec<packr_val>) {
         let mut results = vec![packr_val { kind: 99, of: packr_val_union { i64: -1 } }; nresults];

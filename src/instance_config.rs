@@ -4,6 +4,7 @@ use std::ffi::c_char;
 
 use crate::boundary::{arg_mut, guard, guard_value, slice, utf8, BoxHandle, Out};
 use crate::error::{packr_status, Result};
+use crate::limits::Limits;
 use crate::wasi::{packr_wasi_output, Output, Preopen, WasiSettings};
 
 /// Options for `packr_module_instantiate_with`; an empty config gives what
@@ -27,6 +28,11 @@ impl BoxHandle for packr_instance_config {}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct InstanceSettings {
     pub(crate) wasi: WasiSettings,
+    /// Milliseconds each call may run; 0 for no timeout.
+    pub(crate) timeout_ms: u64,
+    /// The fuel the instance starts with, on engines that consume fuel.
+    pub(crate) fuel: Option<u64>,
+    pub(crate) limits: Limits,
 }
 
 /// Runs `body` on the config's settings behind the boundary guard.
@@ -181,6 +187,76 @@ pub unsafe extern "C" fn packr_instance_config_wasi_preopen_dir(
         let host = unsafe { utf8(host_path, "host_path") }?;
         let guest = unsafe { utf8(guest_path, "guest_path") }?;
         settings.wasi.preopens.push(Preopen::new(host, guest, writable)?);
+        Ok(())
+    })
+}
+
+/// Stops every call into the instance after `ms` milliseconds of wall-clock time with
+/// `PACKR_ERR_TIMEOUT`: its start function and a reactor's `_initialize` during
+/// instantiation, each export call (by name, func handle or pack call) and
+/// `packr_instance_run`. 0, the default, means no timeout. Nested calls a host callback
+/// makes through its caller count against the call they are part of.
+///
+/// The timeout is measured by the engine's epoch timer (`packr_config_set_timer_tick_us`)
+/// and fires within about two ticks of its deadline. A host callback is never stopped in
+/// the middle: the guest stops at its next function call or loop iteration after the
+/// callback returns. The instance stays usable after a timeout, as after any trap; its
+/// memory is as the guest left it. `packr_instance_set_timeout_ms` changes it later.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+/// `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_timeout_ms(config: *mut packr_instance_config, ms: u64) -> packr_status {
+    with_config(config, |settings| {
+        settings.timeout_ms = ms;
+        Ok(())
+    })
+}
+
+/// The fuel the instance starts with; calls drain it as the guest runs, and a call that
+/// runs dry stops with `PACKR_ERR_OUT_OF_FUEL` (`packr_instance_add_fuel` refills it). Only
+/// for runtimes whose engine consumes fuel (`packr_config_set_fuel`): instantiating with it
+/// elsewhere fails with `PACKR_ERR_INVALID_ARGUMENT`. Without this setting an instance of a
+/// fuel-consuming engine starts with `UINT64_MAX`, as good as unlimited. One unit is
+/// roughly one wasm instruction.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+/// `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_fuel(config: *mut packr_instance_config, fuel: u64) -> packr_status {
+    with_config(config, |settings| {
+        settings.fuel = Some(fuel);
+        Ok(())
+    })
+}
+
+/// The most bytes each of the instance's linear memories may hold (32- and 64-bit alike);
+/// `UINT64_MAX`, the default, for wasm's own limits. Past it `memory.grow` returns -1 to
+/// the guest, as the spec allows; a module whose memory starts larger fails to instantiate
+/// with `PACKR_ERR_LIMIT` naming the limit. A pooled runtime's `pool_memory_bytes` bounds
+/// memories as well: the smaller of the two holds.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+/// `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_memory_limit(config: *mut packr_instance_config, bytes: u64) -> packr_status {
+    with_config(config, |settings| {
+        settings.limits.memory_bytes = (bytes != u64::MAX).then_some(bytes);
+        Ok(())
+    })
+}
+
+/// The most elements each of the instance's tables may hold; `UINT64_MAX`, the default,
+/// for wasm's own limits. Past it `table.grow` returns -1; a module whose table starts
+/// larger fails to instantiate with `PACKR_ERR_LIMIT`. A pooled runtime's
+/// `pool_table_elements` bounds tables as well.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread rules: see
+/// `packr_instance_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_config_set_table_limit(config: *mut packr_instance_config, elements: u64) -> packr_status {
+    with_config(config, |settings| {
+        settings.limits.table_elements = (elements != u64::MAX).then_some(elements);
         Ok(())
     })
 }

@@ -26,6 +26,9 @@ pub mod error;
 pub mod bytes;
 pub mod val;
 pub mod types;
+mod deadline;
+mod limits;
+mod stack;
 mod store;
 mod memory;
 mod call;
@@ -33,12 +36,14 @@ mod exclusive;
 mod pack;
 pub mod wasi;
 pub mod config;
+mod engine;
 pub mod host;
 pub mod caller;
 pub mod runtime;
 pub mod module;
 pub mod instance_config;
 pub mod instance;
+pub mod guardrail;
 pub mod func;
 
 #[cfg(test)]

@@ -6,9 +6,10 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::{Engine, InstancePre};
 
 use crate::boundary::{arg, guard, guard_value, slice, utf8, ArcHandle, Out};
-use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_ENGINE_MISMATCH, PACKR_ERR_OUT_OF_BOUNDS};
+use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_ENGINE_MISMATCH, PACKR_ERR_LIMIT, PACKR_ERR_OUT_OF_BOUNDS};
 use crate::pack;
 use crate::runtime::packr_runtime;
+use crate::stack;
 use crate::store::StoreData;
 use crate::types::{extern_kind, packr_externkind, packr_func_signature, Exports, Name};
 use crate::val::packr_valkind;
@@ -93,7 +94,16 @@ impl packr_module {
     }
 
     pub(crate) fn load(runtime: Arc<packr_runtime>, bytes: &[u8]) -> Result<Self> {
-        let module = wasmtime::Module::new(&runtime.engine, bytes).map_err(|e| Error::wasmtime(Phase::Compile, &e))?;
+        let limit = runtime.shared.max_module_bytes;
+        if limit != 0 && bytes.len() as u64 > limit {
+            return Err(Error::new(
+                PACKR_ERR_LIMIT,
+                format!("the module is {} bytes, above this runtime's limit of {limit} (packr_config_set_max_module_bytes)", bytes.len()),
+            ));
+        }
+        let engine = runtime.engine();
+        let module = stack::with_room(stack::COMPILE_ROOM, || wasmtime::Module::new(engine, bytes))?
+            .map_err(|e| Error::wasmtime(Phase::Compile, &e))?;
         Ok(Self::bind(Arc::new(Compiled::new(module)), runtime))
     }
 
@@ -103,7 +113,7 @@ impl packr_module {
             // Already bound here: share the resolved imports too.
             return Ok(Arc::clone(self));
         }
-        if !Engine::same(self.compiled.module.engine(), &runtime.engine) {
+        if !Engine::same(self.compiled.module.engine(), runtime.engine()) {
             return Err(Error::new(
                 PACKR_ERR_ENGINE_MISMATCH,
                 "engine mismatch: the module was compiled by an engine this runtime does not share; \
@@ -136,7 +146,11 @@ impl packr_module {
 ///
 /// Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `runtime` or `module_out` is NULL, or
 /// `wasm` is NULL with a non-zero length; `PACKR_ERR_COMPILE` if the bytes are not a valid
-/// module (the message says why).
+/// module (the message says why); `PACKR_ERR_LIMIT` if they are more than the runtime's
+/// `packr_config_set_max_module_bytes`.
+///
+/// Compiling needs stack: on a thread with less than 2 MiB left, packr compiles on a thread
+/// of its own and waits for it.
 ///
 /// Thread-safe: `runtime` may be in use on other threads.
 #[unsafe(no_mangle)]

@@ -7,6 +7,7 @@ use wasmtime::{Engine, ExternType, InstancePre, Linker};
 
 use crate::boundary::{arg, guard, guard_value, ArcHandle, Out};
 use crate::config::{packr_config, settings, Settings};
+use crate::engine::EngineState;
 use crate::error::{packr_status, Error, Phase, Result, PACKR_ERR_LINK};
 use crate::host::{packr_host, HostDefs};
 use crate::store::StoreData;
@@ -24,7 +25,8 @@ use crate::wasi;
 ///
 /// Thread rules: a runtime may be used by any number of threads at once.
 pub struct packr_runtime {
-    pub(crate) engine: Engine,
+    /// The engine and its timer, shared with every runtime sharing the engine.
+    pub(crate) shared: Arc<EngineState>,
     linker: Linker<StoreData>,
     host: HostDefs,
 }
@@ -33,13 +35,17 @@ impl ArcHandle for packr_runtime {}
 
 impl packr_runtime {
     pub(crate) fn new(settings: &Settings) -> Result<Self> {
-        let engine = Engine::new(&settings.to_wasmtime()?).map_err(|e| Error::wasmtime(Phase::Engine, &e))?;
-        Self::with_engine(engine, HostDefs::default())
+        Self::with_engine(Arc::new(EngineState::new(settings)?), HostDefs::default())
     }
 
-    pub(crate) fn with_engine(engine: Engine, host: HostDefs) -> Result<Self> {
-        let linker = host.linker(&engine)?;
-        Ok(packr_runtime { engine, linker, host })
+    pub(crate) fn with_engine(shared: Arc<EngineState>, host: HostDefs) -> Result<Self> {
+        let linker = host.linker(&shared.engine)?;
+        Ok(packr_runtime { shared, linker, host })
+    }
+
+    #[inline]
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.shared.engine
     }
 
     /// Whether instances of this runtime get a WASI context.
@@ -157,7 +163,7 @@ pub unsafe extern "C" fn packr_runtime_new_sharing_engine(
     guard(|| {
         let base = unsafe { arg(base, "base") }?;
         let out = Out::new(runtime_out, "runtime_out")?;
-        publish(packr_runtime::with_engine(base.engine.clone(), HostDefs::default())?, out);
+        publish(packr_runtime::with_engine(Arc::clone(&base.shared), HostDefs::default())?, out);
         Ok(())
     })
 }
@@ -188,7 +194,7 @@ pub unsafe extern "C" fn packr_runtime_new_with_host(
         let base = unsafe { arg(base, "base") }?;
         let host = unsafe { arg(host, "host") }?;
         let out = Out::new(runtime_out, "runtime_out")?;
-        publish(packr_runtime::with_engine(base.engine.clone(), host.defs().clone())?, out);
+        publish(packr_runtime::with_engine(Arc::clone(&base.shared), host.defs().clone())?, out);
         Ok(())
     })
 }
@@ -220,7 +226,7 @@ mod tests {
         let mut shared = ptr::null_mut();
         assert_eq!(unsafe { packr_runtime_new_sharing_engine(rt, &mut shared) }, PACKR_OK);
         let (a, b) = unsafe { (&*rt, &*shared) };
-        assert!(Engine::same(&a.engine, &b.engine));
+        assert!(Engine::same(a.engine(), b.engine()));
         unsafe { packr_runtime_free(rt) };
         unsafe { packr_runtime_free(shared) };
         unsafe { packr_runtime_free(ptr::null_mut()) };

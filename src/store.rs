@@ -7,11 +7,9 @@ use std::sync::Arc;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
+use crate::deadline::{self, Deadline, Interrupt};
+use crate::limits::Limiter;
 use crate::types::Exports;
-
-/// The epoch deadline every store starts with: far enough never to trip, and small enough
-/// that adding the current epoch to it cannot overflow (upstream packr's choice).
-pub(crate) const NEVER: u64 = u64::MAX / 2;
 
 /// The host's per-instance pointer. packr never dereferences or frees it.
 #[derive(Clone, Copy)]
@@ -22,8 +20,7 @@ pub(crate) struct HostData(pub *mut c_void);
 unsafe impl Send for HostData {}
 unsafe impl Sync for HostData {}
 
-/// The state of one instance's store. Later capabilities (limits, fuel) add their
-/// per-instance state here.
+/// The state of one instance's store.
 pub(crate) struct StoreData {
     /// The host's pointer, returned by `packr_caller_data` and `packr_instance_data`.
     pub(crate) data: HostData,
@@ -31,6 +28,12 @@ pub(crate) struct StoreData {
     pub(crate) exports: Arc<Exports>,
     /// The WASI context, present exactly when the runtime's host serves WASI.
     pub(crate) wasi: Option<WasiP1Ctx>,
+    /// The instance's stop flag, which its interrupters share.
+    pub(crate) interrupt: Arc<Interrupt>,
+    /// The running call's deadline, if it has one.
+    pub(crate) deadline: Option<Deadline>,
+    /// The instance's memory and table limits.
+    pub(crate) limiter: Limiter,
 }
 
 impl StoreData {
@@ -42,9 +45,22 @@ impl StoreData {
     }
 }
 
-/// A store for one instance, with the never-tripping deadline.
-pub(crate) fn new_store(engine: &Engine, data: StoreData) -> Store<StoreData> {
+/// A store for one instance, with its epoch callback, limiter and fuel (`Some` exactly
+/// when the engine consumes fuel).
+///
+/// Its epoch deadline is one tick ahead, and the callback keeps it so (see `deadline`):
+/// upstream packr's never-tripping deadline would let no timeout or interrupt through, and
+/// while nothing advances the epoch this one never trips either.
+pub(crate) fn new_store(engine: &Engine, data: StoreData, fuel: Option<u64>) -> wasmtime::Result<Store<StoreData>> {
     let mut store = Store::new(engine, data);
-    store.set_epoch_deadline(NEVER);
-    store
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        let data = ctx.data();
+        deadline::check(&data.interrupt, data.deadline)
+    });
+    store.limiter(|data| &mut data.limiter);
+    if let Some(fuel) = fuel {
+        store.set_fuel(fuel)?;
+    }
+    Ok(store)
 }

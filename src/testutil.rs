@@ -28,6 +28,11 @@ impl Host {
         rt
     }
 
+    pub fn keep_runtime(&mut self, rt: *mut packr_runtime) -> *mut packr_runtime {
+        self.runtimes.push(rt);
+        rt
+    }
+
     pub fn keep_module(&mut self, module: *mut packr_module) -> *mut packr_module {
         self.modules.push(module);
         module
@@ -93,4 +98,12 @@ impl Drop for Host {
             self.runtimes.drain(..).for_each(|r| packr_runtime_free(r));
         }
     }
+}
+
+pub fn i32v(v: i32) -> crate::val::packr_val {
+    crate::val::packr_val { kind: crate::val::PACKR_I32, of: crate::val::packr_val_union { i32: v } }
+}
+
+pub fn i64v(v: i64) -> crate::val::packr_val {
+    crate::val::packr_val { kind: crate::val::PACKR_I64, of: crate::val::packr_val_union { i64: v } }
 }
