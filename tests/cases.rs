@@ -13,12 +13,15 @@ use packr::instance::{
     packr_instance_call, packr_instance_call_bytes, packr_instance_free, packr_instance_global_get, packr_instance_global_set,
     packr_instance_run, packr_instance_wasi_output, packr_module_instantiate, packr_module_instantiate_with,
 };
+use packr::config::{packr_config_free, packr_config_new, packr_config_set_fuel};
 use packr::instance_config::{
-    packr_instance_config_free, packr_instance_config_new, packr_instance_config_set_wasi_args, packr_instance_config_set_wasi_stdout,
+    packr_instance_config_free, packr_instance_config_new, packr_instance_config_set_fuel, packr_instance_config_set_memory_limit,
+    packr_instance_config_set_table_limit, packr_instance_config_set_timeout_ms, packr_instance_config_set_wasi_args,
+    packr_instance_config_set_wasi_stdout,
 };
 use packr::wasi::PACKR_WASI_CAPTURE;
 use packr::module::{packr_module_free, packr_module_load};
-use packr::runtime::{packr_runtime_free, packr_runtime_new, packr_runtime_new_with_host};
+use packr::runtime::{packr_runtime_free, packr_runtime_new, packr_runtime_new_with_config, packr_runtime_new_with_host};
 use packr::val::{packr_val, packr_val_union, packr_valkind, PACKR_F32, PACKR_F64, PACKR_I32, PACKR_I64, PACKR_V128};
 
 fn parse_vals(text: &str) -> Vec<packr_val> {
@@ -246,7 +249,16 @@ fn run(dir: &Path, file: &str, op: &str, export: &str, args: &[packr_val], nresu
     let mut results = vec![packr_val { kind: 1000, of: packr_val_union { i64: 0 } }; nresults];
     let (mut base, mut rt, mut module, mut instance) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     let export = CString::new(export).unwrap();
-    let mut status = unsafe { packr_runtime_new(&mut base) };
+    let mut status = if op == "fuel" {
+        let mut config = ptr::null_mut();
+        assert_eq!(unsafe { packr_config_new(&mut config) }, PACKR_OK);
+        assert_eq!(unsafe { packr_config_set_fuel(config, true) }, PACKR_OK);
+        let status = unsafe { packr_runtime_new_with_config(config, &mut base) };
+        unsafe { packr_config_free(config) };
+        status
+    } else {
+        unsafe { packr_runtime_new(&mut base) }
+    };
     if status == PACKR_OK && (op == "hostcall" || op == "instantiate_host") {
         let host = case_host_new();
         status = unsafe { packr_runtime_new_with_host(base, host, &mut rt) };
@@ -258,10 +270,27 @@ fn run(dir: &Path, file: &str, op: &str, export: &str, args: &[packr_val], nresu
     if status == PACKR_OK {
         status = unsafe { packr_module_load(rt, bytes.as_ptr(), bytes.len(), &mut module) };
     }
-    if status == PACKR_OK && op != "load" {
+    let guarded = matches!(op, "timeout" | "fuel" | "limit");
+    if status == PACKR_OK && guarded {
+        let mut config = ptr::null_mut();
+        assert_eq!(unsafe { packr_instance_config_new(&mut config) }, PACKR_OK);
+        unsafe {
+            match op {
+                "timeout" => assert_eq!(packr_instance_config_set_timeout_ms(config, 10), PACKR_OK),
+                "fuel" => assert_eq!(packr_instance_config_set_fuel(config, 10_000), PACKR_OK),
+                _ => {
+                    assert_eq!(packr_instance_config_set_memory_limit(config, 262_144), PACKR_OK);
+                    assert_eq!(packr_instance_config_set_table_limit(config, 10), PACKR_OK);
+                }
+            }
+        }
+        status = unsafe { packr_module_instantiate_with(module, config, ptr::null_mut(), &mut instance) };
+        unsafe { packr_instance_config_free(config) };
+    } else if status == PACKR_OK && op != "load" {
         status = unsafe { packr_module_instantiate(module, &mut instance) };
     }
-    if status == PACKR_OK && (op == "call" || op == "hostcall") {
+    let calls = op == "call" || op == "hostcall" || (guarded && export.as_bytes() != b"-");
+    if status == PACKR_OK && calls {
         status = unsafe {
             packr_instance_call(instance, export.as_ptr(), args.as_ptr(), args.len(), results.as_mut_ptr(), nresults)
         };

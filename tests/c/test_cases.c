@@ -212,13 +212,23 @@ static int run_case(const char *dir, char **f) {
 
     unsigned char *bytes = harness_read_file(path, &len);
     int with_host = strcmp(op, "hostcall") == 0 || strcmp(op, "instantiate_host") == 0;
-    int calls = strcmp(op, "call") == 0 || strcmp(op, "hostcall") == 0;
+    int guarded = strcmp(op, "timeout") == 0 || strcmp(op, "fuel") == 0 || strcmp(op, "limit") == 0;
+    int calls = strcmp(op, "call") == 0 || strcmp(op, "hostcall") == 0 || (guarded && strcmp(export_name, "-") != 0);
     int global = strncmp(op, "global_", 7) == 0;
     packr_runtime *base = NULL, *runtime = NULL;
     packr_module *module = NULL;
     packr_instance *instance = NULL;
     for (size_t i = 0; i < nresults; i++) results[i].kind = 1000;
-    packr_status got = packr_runtime_new(&base);
+    packr_status got = PACKR_OK;
+    if (strcmp(op, "fuel") == 0) {
+        packr_config *config = NULL;
+        got = packr_config_new(&config);
+        if (got == PACKR_OK) got = packr_config_set_fuel(config, true);
+        if (got == PACKR_OK) got = packr_runtime_new_with_config(config, &base);
+        packr_config_free(config);
+    } else {
+        got = packr_runtime_new(&base);
+    }
     if (got == PACKR_OK && with_host) {
         packr_host *host = case_host_new();
         got = host == NULL ? PACKR_ERR_PANIC : packr_runtime_new_with_host(base, host, &runtime);
@@ -228,7 +238,18 @@ static int run_case(const char *dir, char **f) {
         base = NULL;
     }
     if (got == PACKR_OK) got = packr_module_load(runtime, bytes, len, &module);
-    if (got == PACKR_OK && strcmp(op, "load") != 0) got = packr_module_instantiate(module, &instance);
+    if (got == PACKR_OK && guarded) {
+        packr_instance_config *config = NULL;
+        got = packr_instance_config_new(&config);
+        if (got == PACKR_OK && strcmp(op, "timeout") == 0) got = packr_instance_config_set_timeout_ms(config, 10);
+        if (got == PACKR_OK && strcmp(op, "fuel") == 0) got = packr_instance_config_set_fuel(config, 10000);
+        if (got == PACKR_OK && strcmp(op, "limit") == 0) got = packr_instance_config_set_memory_limit(config, 262144);
+        if (got == PACKR_OK && strcmp(op, "limit") == 0) got = packr_instance_config_set_table_limit(config, 10);
+        if (got == PACKR_OK) got = packr_module_instantiate_with(module, config, NULL, &instance);
+        packr_instance_config_free(config);
+    } else if (got == PACKR_OK && strcmp(op, "load") != 0) {
+        got = packr_module_instantiate(module, &instance);
+    }
     if (got == PACKR_OK && calls) got = packr_instance_call(instance, export_name, args, (size_t)nargs, results, nresults);
     if (got == PACKR_OK && strcmp(op, "global_set") == 0) got = packr_instance_global_set(instance, export_name, &args[0]);
     if (got == PACKR_OK && global) got = packr_instance_global_get(instance, export_name, &results[0]);
