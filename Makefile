@@ -13,7 +13,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=d
             --errors-for-leak-kinds=definite,indirect --sigill-diagnostics=no \
             --suppressions=$(CURDIR)/tests/valgrind.supp
 C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)/test_threads $(BUILD)/test_host \
-           $(BUILD)/test_wasi $(BUILD)/test_pack
+           $(BUILD)/test_wasi $(BUILD)/test_pack $(BUILD)/test_guard
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
