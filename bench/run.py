@@ -46,8 +46,8 @@ class Driver:
 
 # The drivers, in table order. Paths may change: this table is the one place that says where.
 DRIVERS = (
-    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling", "calls", "wasi", "pack"), True,
-           True),
+    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling", "calls", "wasi", "pack", "guard"),
+           True, True),
     Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling", "calls", "wasi", "pack"),
            False, True),
     Driver("wasmtime-capi", "C/Rust", ("target/bench/capi_bench",), ("default", "pooling", "calls"), False, True),
@@ -73,6 +73,10 @@ MODE_GUESTS = {"calls": "calls.wasm", "wasi": "wasi_reactor.wasm", "pack": "pack
 PACK_SIZES = (("16", 16, "16 B"), ("4k", 4096, "4 KiB"), ("1m", 1 << 20, "1 MiB"))
 PACK_FIELDS = tuple(f"{kind}_{label}_ns" for label, _, _ in PACK_SIZES for kind in ("pack", "pack_fast", "memcpy2")) \
     + ("plain_call_ns", "plain_call_fast_ns")
+# The guard mode's fields (packr-c only: the guardrails' costs and stopping times).
+GUARD_FIELDS = ("spawn_plain_us", "spawn_deadline_us", "call_plain_ns", "call_deadline_ns", "timeout_10ms_median_ms",
+                "timeout_10ms_p99_ms", "interrupt_median_us", "interrupt_p99_us", "query_ms", "query_fuel_ms",
+                "query_nosignals_ms")
 # packr_instance_call by name before func handles and the raw call path (bench/README.md).
 CALL_BY_NAME_BEFORE_NS = 230.0
 
@@ -200,7 +204,8 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
             raise ValueError("not an object")
     except ValueError:
         return None, f"stdout is not one JSON object: {tail(r.stdout, 1)[:200]!r}"
-    absent = [f for f in (FIELDS if spawns else CALL_FIELDS if mode == "calls" else PACK_FIELDS) if f not in result]
+    expected = FIELDS if spawns else CALL_FIELDS if mode == "calls" else GUARD_FIELDS if mode == "guard" else PACK_FIELDS
+    absent = [f for f in expected if f not in result]
     if absent:
         result.setdefault("notes", "")
         result["notes"] = (result["notes"] + "; " if result["notes"] else "") + "missing: " + ", ".join(absent)
@@ -425,6 +430,50 @@ def pack_targets(rows: list) -> list:
     return checks
 
 
+def print_guard_table(rows: list) -> None:
+    """The guardrails (mode guard): each cost beside its baseline, and how fast a stop lands."""
+    r = next((r for r in rows if r["mode_asked"] == "guard"), None)
+    if r is None:
+        return
+    ratio = lambda a, b: ratio_cell(r[a] / r[b] if r.get(a) and r.get(b) else None)  # noqa: E731
+    lines = [
+        ("pooled spawn+call, us", fmt(r.get("spawn_plain_us"), 2), fmt(r.get("spawn_deadline_us"), 2), "timeout armed",
+         ratio("spawn_deadline_us", "spawn_plain_us")),
+        ("call through a func handle, ns", fmt(r.get("call_plain_ns")), fmt(r.get("call_deadline_ns")), "timeout armed",
+         ratio("call_deadline_ns", "call_plain_ns")),
+        ("sqlite demo_run(2000), ms", fmt(r.get("query_ms"), 2), fmt(r.get("query_fuel_ms"), 2), "fuel on",
+         ratio("query_fuel_ms", "query_ms")),
+        ("sqlite demo_run(2000), ms", fmt(r.get("query_ms"), 2), fmt(r.get("query_nosignals_ms"), 2), "no signals",
+         ratio("query_nosignals_ms", "query_ms")),
+    ]
+    log("")
+    log("guardrails (packr-c, build/guest/sqlite.wasm; bench/README.md):")
+    headers = ("what", "plain", "guarded", "with", "ratio")
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *lines)]
+    for cols in (headers,) + tuple(lines):
+        log("  " + "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)))
+    log(f"  a 10 ms timeout stops demo_run after: median {fmt(r.get('timeout_10ms_median_ms'), 2)} ms, "
+        f"p99 {fmt(r.get('timeout_10ms_p99_ms'), 2)} ms ({r.get('tries')} tries)")
+    log(f"  an interrupt from another thread stops it after: median {fmt(r.get('interrupt_median_us'))} us, "
+        f"p99 {fmt(r.get('interrupt_p99_us'))} us")
+
+
+def guard_targets(rows: list) -> list:
+    """The guardrails issue's goals (issue 10), as check lines."""
+    r = next((r for r in rows if r["mode_asked"] == "guard"), {})
+    checks = []
+
+    def check(label: str, a: Optional[float], b: Optional[float], limit: float) -> None:
+        ratio = a / b if a and b else None
+        checks.append({"target": label, "ratio": ratio, "want": f"<= {limit}x",
+                       "ok": None if ratio is None else ratio <= limit})
+
+    check("packr-c 10 ms timeout, median return / 15 ms", r.get("timeout_10ms_median_ms"), 15.0, 1.0)
+    check("packr-c interrupt, median stop / 2 ticks (2 ms)", r.get("interrupt_median_us"), 2000.0, 1.0)
+    check("packr-c pooled spawn+call, timeout armed / none", r.get("spawn_deadline_us"), r.get("spawn_plain_us"), 1.05)
+    return checks
+
+
 def call_targets(rows: list) -> list:
     """The host-function issue's goals for the calls mode, as check lines."""
     value = {(r["driver"], f): r.get(f) for r in rows if r["mode_asked"] == "calls" for f in CALL_FIELDS}
@@ -483,6 +532,7 @@ def targets(rows: list) -> list:
     at_most("packr-go pooling / go-capi pooling (spawn median)", ("packr-go", "pooling"), ("go-capi", "pooling"), 1.2)
     checks += call_targets(rows)
     checks += pack_targets(rows)
+    checks += guard_targets(rows)
     ratio = next((r.get("compile_ms", 0) * 1000 / r["spawn_median_us"] for r in rows
                   if (r["driver"], r["mode_asked"]) == ("packr-c", "pooling") and r.get("spawn_median_us")), None)
     checks.append({"target": "packr-c pooling compile/spawn ratio", "ratio": ratio, "want": ">= 100000",
@@ -618,6 +668,7 @@ def main() -> int:
     print_table(rows, ("wasi",), "WASI spawns (build/guest/wasi_reactor.wasm: a fresh WASI context per instance, "
                 "_initialize, reactor_get(); vs floor: the floor's pooled WASI spawn):", "w")
     print_pack_table(rows)
+    print_guard_table(rows)
     checks = targets(rows)
     print_targets(checks)
     failed = [s for s in skipped if s["required"]]

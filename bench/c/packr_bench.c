@@ -4,7 +4,8 @@
  * Modes: default (packr_runtime_new) and pooling (packr_config_*), calls (per-call costs
  * on one live instance of build/guest/calls.wasm), wasi (pooled spawns of the WASI reactor
  * build/guest/wasi_reactor.wasm, each with a fresh WASI context) and pack (pack calls of
- * build/guest/pack.wasm's echo, beside two memcpys and a plain call). One JSON line on stdout.
+ * build/guest/pack.wasm's echo, beside two memcpys and a plain call) and guard (what the
+ * guardrails cost and how fast they stop a guest; bench/README.md). One JSON line on stdout.
  */
 #include "bench_common.h"
 
@@ -320,8 +321,179 @@ static void run_wasi(const bench_args *a, const uint8_t *wasm, size_t len) {
     packr_host_free(host);
 }
 
+
+/* --- the guard mode ------------------------------------------------------------------- */
+
+typedef struct guard_ctx {
+    packr_runtime *runtime;
+    packr_module *module;
+    packr_instance_config *plain, *deadline;
+} guard_ctx;
+
+static double guard_spawn_us(guard_ctx *g, packr_instance_config *config) {
+    double t = bench_now_s();
+    packr_instance *instance = NULL;
+    packr_val result;
+    check(packr_module_instantiate_with(g->module, config, NULL, &instance), "instantiate");
+    check(packr_instance_call(instance, "demo_version_number", NULL, 0, &result, 1), "call");
+    packr_instance_free(instance);
+    return (bench_now_s() - t) * 1e6;
+}
+
+static double median_of(double *xs, size_t n) {
+    qsort(xs, n, sizeof xs[0], bench_cmp_double);
+    return bench_percentile(xs, n, 50);
+}
+
+/* Pooled spawn+call with and without a deadline armed, interleaved in blocks so that the
+ * machine's drift hits both alike. */
+static void guard_spawns(guard_ctx *g, size_t n, double *plain_us, double *deadline_us) {
+    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    if (a == NULL || b == NULL) bench_die("packr_bench: out of memory");
+    for (size_t i = 0; i < 200; i++) guard_spawn_us(g, i % 2 ? g->plain : g->deadline);
+    for (size_t i = 0; i < n; i += 50) {
+        for (size_t j = i; j < i + 50 && j < n; j++) a[j] = guard_spawn_us(g, g->plain);
+        for (size_t j = i; j < i + 50 && j < n; j++) b[j] = guard_spawn_us(g, g->deadline);
+    }
+    *plain_us = median_of(a, n);
+    *deadline_us = median_of(b, n);
+    free(a);
+    free(b);
+}
+
+/* ns per call through a func handle on one live instance, with and without a timeout. */
+static double guard_call_ns(packr_instance *instance, const packr_func *func, size_t calls) {
+    packr_val result;
+    double t = bench_now_s();
+    for (size_t i = 0; i < calls; i++) check(packr_instance_call_func(instance, func, NULL, 0, &result, 1), "call");
+    return (bench_now_s() - t) * 1e9 / (double)calls;
+}
+
+typedef struct stopper {
+    packr_interrupter *interrupter;
+    volatile int armed;
+    double sent;
+} stopper;
+
+static void *stop_after(void *p) {
+    stopper *s = p;
+    while (!s->armed) sched_yield();
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    s->sent = bench_now_s();
+    check(packr_interrupter_interrupt(s->interrupter), "interrupt");
+    return NULL;
+}
+
+/* demo_run(rows) on a fresh instance of a runtime made with `fuel` and `signals`: ms, the
+ * median of `runs`. */
+static double guard_query_ms(const uint8_t *wasm, size_t len, bool fuel, bool signals, int runs) {
+    packr_config *config = NULL;
+    packr_runtime *runtime = NULL;
+    packr_module *module = NULL;
+    packr_instance *instance = NULL;
+    check(packr_config_new(&config), "config");
+    check(packr_config_set_fuel(config, fuel), "set_fuel");
+    check(packr_config_set_signals_based_traps(config, signals), "set_signals_based_traps");
+    check(packr_runtime_new_with_config(config, &runtime), "runtime");
+    packr_config_free(config);
+    check(packr_module_load(runtime, wasm, len, &module), "compile");
+    check(packr_module_instantiate(module, &instance), "instantiate");
+    packr_val rows = {.kind = PACKR_I32, .of.i32 = 2000}, result;
+    double times[64];
+    for (int i = 0; i < runs + 2; i++) {
+        double t = bench_now_s();
+        check(packr_instance_call(instance, "demo_run", &rows, 1, &result, 1), "demo_run");
+        if (result.of.i32 < 0) bench_die("packr_bench: demo_run failed: %d", (int)result.of.i32);
+        if (i >= 2) times[i - 2] = (bench_now_s() - t) * 1e3;
+    }
+    packr_instance_free(instance);
+    packr_module_free(module);
+    packr_runtime_free(runtime);
+    return median_of(times, (size_t)runs);
+}
+
+static void run_guard(const bench_args *a, const uint8_t *wasm, size_t len) {
+    guard_ctx g = {pooled_runtime(a), NULL, NULL, NULL};
+    check(packr_module_load(g.runtime, wasm, len, &g.module), "compile");
+    check(packr_instance_config_new(&g.plain), "instance config");
+    check(packr_instance_config_new(&g.deadline), "instance config");
+    check(packr_instance_config_set_timeout_ms(g.deadline, 1000), "set_timeout_ms");
+    double spawn_plain, spawn_deadline;
+    guard_spawns(&g, a->spawns, &spawn_plain, &spawn_deadline);
+
+    packr_func *version = NULL;
+    packr_instance *instance = NULL;
+    check(packr_module_func(g.module, "demo_version_number", &version), "func");
+    check(packr_module_instantiate(g.module, &instance), "instantiate");
+    size_t calls = a->quick ? 20000 : 1000000;
+    double call_plain = 0, call_deadline = 0;
+    for (int round = 0; round < 5; round++) {
+        check(packr_instance_set_timeout_ms(instance, 0), "set_timeout_ms");
+        call_plain += guard_call_ns(instance, version, calls / 5);
+        check(packr_instance_set_timeout_ms(instance, 1000), "set_timeout_ms");
+        call_deadline += guard_call_ns(instance, version, calls / 5);
+    }
+    call_plain /= 5;
+    call_deadline /= 5;
+
+    /* A 10 ms timeout on a long query (demo_run of 100 million rows takes minutes). */
+    enum { TRIES = 100 };
+    int tries = a->quick ? 20 : TRIES;
+    double took[TRIES], interrupted[TRIES];
+    packr_val forever = {.kind = PACKR_I32, .of.i32 = 100000000}, result;
+    for (int i = 0; i < tries; i++) {
+        check(packr_instance_set_timeout_ms(instance, 10), "set_timeout_ms");
+        double t = bench_now_s();
+        packr_status st = packr_instance_call(instance, "demo_run", &forever, 1, &result, 1);
+        took[i] = (bench_now_s() - t) * 1e3;
+        if (st != PACKR_ERR_TIMEOUT) bench_die("packr_bench: demo_run under a timeout gave %s", packr_status_name(st));
+    }
+    check(packr_instance_set_timeout_ms(instance, 0), "set_timeout_ms");
+    stopper s = {NULL, 0, 0};
+    check(packr_instance_interrupter(instance, &s.interrupter), "interrupter");
+    for (int i = 0; i < tries; i++) {
+        pthread_t thread;
+        s.armed = 0;
+        pthread_create(&thread, NULL, stop_after, &s);
+        s.armed = 1;
+        packr_status st = packr_instance_call(instance, "demo_run", &forever, 1, &result, 1);
+        double back = bench_now_s();
+        pthread_join(thread, NULL);
+        if (st != PACKR_ERR_INTERRUPTED) bench_die("packr_bench: an interrupted demo_run gave %s", packr_status_name(st));
+        interrupted[i] = (back - s.sent) * 1e6;
+    }
+    packr_interrupter_free(s.interrupter);
+    packr_instance_free(instance);
+    packr_func_free(version);
+    qsort(took, (size_t)tries, sizeof took[0], bench_cmp_double);
+    qsort(interrupted, (size_t)tries, sizeof interrupted[0], bench_cmp_double);
+
+    int runs = a->quick ? 3 : 15;
+    double query = guard_query_ms(wasm, len, false, true, runs);
+    double query_fuel = guard_query_ms(wasm, len, true, true, runs);
+    double query_nosignals = guard_query_ms(wasm, len, false, false, runs);
+
+    printf("{\"system\": \"packr (C ABI)\", \"mode\": \"guard\", \"spawns\": %zu", a->spawns);
+    printf(", \"spawn_plain_us\": %.3f, \"spawn_deadline_us\": %.3f", spawn_plain, spawn_deadline);
+    printf(", \"call_plain_ns\": %.2f, \"call_deadline_ns\": %.2f", call_plain, call_deadline);
+    printf(", \"timeout_10ms_median_ms\": %.3f, \"timeout_10ms_p99_ms\": %.3f", bench_percentile(took, (size_t)tries, 50),
+           bench_percentile(took, (size_t)tries, 99));
+    printf(", \"interrupt_median_us\": %.1f, \"interrupt_p99_us\": %.1f", bench_percentile(interrupted, (size_t)tries, 50),
+           bench_percentile(interrupted, (size_t)tries, 99));
+    printf(", \"query_ms\": %.3f, \"query_fuel_ms\": %.3f, \"query_nosignals_ms\": %.3f", query, query_fuel, query_nosignals);
+    printf(", \"tries\": %d, \"notes\": \"pooled spawn+call of demo_version_number with no timeout and with a 1 s timeout "
+           "armed on every instance; calls through a func handle; a 10 ms timeout and an interrupt (sent 5 ms in, from "
+           "another thread) stopping demo_run(100000000); demo_run(2000) on engines with fuel and without signal-based traps\"}\n",
+           tries);
+    packr_instance_config_free(g.plain);
+    packr_instance_config_free(g.deadline);
+    packr_module_free(g.module);
+    packr_runtime_free(g.runtime);
+}
+
 int main(int argc, char **argv) {
-    static const char *const modes[] = {"default", "pooling", "calls", "wasi", "pack", NULL};
+    static const char *const modes[] = {"default", "pooling", "calls", "wasi", "pack", "guard", NULL};
     bench_args a = bench_parse(argc, argv, modes);
     size_t len = 0;
     uint8_t *wasm = bench_read_file(a.wasm, &len);
@@ -330,8 +502,8 @@ int main(int argc, char **argv) {
         free(wasm);
         return 0;
     }
-    if (strcmp(a.mode, "pack") == 0 || strcmp(a.mode, "wasi") == 0) {
-        (strcmp(a.mode, "pack") == 0 ? run_pack : run_wasi)(&a, wasm, len);
+    if (strcmp(a.mode, "pack") == 0 || strcmp(a.mode, "wasi") == 0 || strcmp(a.mode, "guard") == 0) {
+        (strcmp(a.mode, "pack") == 0 ? run_pack : strcmp(a.mode, "wasi") == 0 ? run_wasi : run_guard)(&a, wasm, len);
         free(wasm);
         return 0;
     }
