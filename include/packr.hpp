@@ -28,6 +28,12 @@
  *    once (const member functions only; assigning to or destroying an object while another
  *    thread uses it is a data race, as for any C++ object). An Instance is used by one
  *    thread at a time; a call that finds it in use throws BusyError instead of waiting.
+ *  - Guardrails: a call can be bounded in time (InstanceConfig::timeout), stopped from
+ *    any thread (Instance::interrupt, packr::Interrupter), metered (Config::fuel with
+ *    InstanceConfig::fuel), and its memories and tables capped (InstanceConfig::
+ *    memory_limit, table_limit); each stop throws its own Error subclass (TimeoutError,
+ *    InterruptedError, OutOfFuelError, LimitError) and leaves the instance usable. Deep
+ *    guest recursion throws TrapError on any thread, also one with a small stack.
  *
  * Link against libpackr (shared or static) and compile with -std=c++17 or later.
  */
@@ -38,6 +44,7 @@
 #include "packr.h"
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -234,6 +241,38 @@ public:
     explicit GuestError(const std::string &m) : Error(PACKR_ERR_GUEST, m) {}
 };
 
+/// PACKR_ERR_TIMEOUT: the call ran past its instance's timeout (InstanceConfig::timeout,
+/// Instance::set_timeout) and was stopped; the message is `the call was stopped by its
+/// timeout of N ms`. The instance stays usable, its memory as the guest left it.
+class TimeoutError : public Error {
+public:
+    explicit TimeoutError(const std::string &m) : Error(PACKR_ERR_TIMEOUT, m) {}
+};
+
+/// PACKR_ERR_INTERRUPTED: the call was stopped by Instance::interrupt or an Interrupter
+/// (the message says `interrupted`). The instance stays usable.
+class InterruptedError : public Error {
+public:
+    explicit InterruptedError(const std::string &m) : Error(PACKR_ERR_INTERRUPTED, m) {}
+};
+
+/// PACKR_ERR_OUT_OF_FUEL: the guest used up its fuel (InstanceConfig::fuel, on a runtime
+/// made with Config::fuel); Instance::add_fuel gives it more. The instance stays usable.
+class OutOfFuelError : public Error {
+public:
+    explicit OutOfFuelError(const std::string &m) : Error(PACKR_ERR_OUT_OF_FUEL, m) {}
+};
+
+/// PACKR_ERR_LIMIT: a limit packr enforces was reached, and the message names it: a module
+/// larger than Config::max_module_bytes (from Runtime::load), or an instance whose memory
+/// or table starts larger than InstanceConfig::memory_limit or table_limit (from
+/// Module::instantiate). Growth past those limits is no error: the guest's `memory.grow`
+/// or `table.grow` returns -1.
+class LimitError : public Error {
+public:
+    explicit LimitError(const std::string &m) : Error(PACKR_ERR_LIMIT, m) {}
+};
+
 /// Throws the Error subclass for `status` with `message`. The one place statuses become
 /// exception types. `status` must not be PACKR_OK. A status this header does not know is
 /// thrown as a plain Error, never as the wrong subclass.
@@ -256,22 +295,37 @@ public:
     case PACKR_ERR_HOST: throw HostError(message);
     case PACKR_ERR_EXIT: throw ExitError(message);
     case PACKR_ERR_GUEST: throw GuestError(message);
+    case PACKR_ERR_TIMEOUT: throw TimeoutError(message);
+    case PACKR_ERR_INTERRUPTED: throw InterruptedError(message);
+    case PACKR_ERR_OUT_OF_FUEL: throw OutOfFuelError(message);
+    case PACKR_ERR_LIMIT: throw LimitError(message);
     default: throw Error(status, message);
     }
 }
 
 namespace detail {
 // packr_last_error(), with the C names its advice gives spelled as this header spells them.
-// Only INVALID_ARGUMENT and LINK messages give such advice (others may quote guest text).
+// Only messages of these statuses give such advice, and they are packr's own text (others
+// may quote guest text, which is left alone).
 inline std::string last_error(packr_status status) {
     std::string message = packr_last_error();
-    if (status != PACKR_ERR_INVALID_ARGUMENT && status != PACKR_ERR_LINK) return message;
+    if (status != PACKR_ERR_INVALID_ARGUMENT && status != PACKR_ERR_LINK && status != PACKR_ERR_INTERRUPTED &&
+        status != PACKR_ERR_OUT_OF_FUEL && status != PACKR_ERR_LIMIT) {
+        return message;
+    }
     static const char *const names[][2] = {
         {"packr_host_define_wasi", "Host::define_wasi"},
         {"set PACKR_WASI_CAPTURE on its instance config", "set WasiOutput::Capture in its InstanceConfig"},
         {"PACKR_WASI_INHERIT", "WasiOutput::Inherit"},
         {"PACKR_WASI_DISCARD", "WasiOutput::Discard"},
         {"PACKR_WASI_CAPTURE", "WasiOutput::Capture"},
+        {"packr_instance_interrupt", "Instance::interrupt"},
+        {"packr_instance_add_fuel", "Instance::add_fuel"},
+        {"packr_config_set_fuel", "Config::fuel"},
+        {"packr_config_set_max_module_bytes", "Config::max_module_bytes"},
+        {"packr_instance_config_set_memory_limit", "InstanceConfig::memory_limit"},
+        {"packr_instance_config_set_table_limit", "InstanceConfig::table_limit"},
+        {"timer_tick_us must be", "timer_tick (in microseconds) must be"},
     };
     for (const auto &name : names) {
         const std::string from = name[0];
@@ -287,7 +341,8 @@ inline std::string last_error(packr_status status) {
 /// Returns if `status` is PACKR_OK; otherwise throws for it with packr_last_error(), which
 /// must therefore be called right after the packr function that returned `status`, on the
 /// same thread, with no packr call in between. Advice in the message that names C functions
-/// or constants names this header's instead (Host::define_wasi, WasiOutput::Capture).
+/// or constants names this header's instead (Host::define_wasi, WasiOutput::Capture,
+/// Config::fuel, Instance::add_fuel, InstanceConfig::memory_limit, ...).
 inline void check(packr_status status) {
     if (status != PACKR_OK) {
         throw_status(status, detail::last_error(status));
@@ -1165,8 +1220,11 @@ template <class F, class In> struct BytesHostFunc<F, std::tuple<In>> {
 /// instances on other threads never see each other's exceptions. The instance stays usable.
 ///
 /// Thread rules: a host function may be called on several threads at once (by instances
-/// on different threads), so a callable with mutable state must synchronise it. define()
-/// and unknown_imports_trap() must not run while another thread uses this Host; making
+/// on different threads), so a callable with mutable state must synchronise it. It may
+/// also run on a thread of packr's rather than the caller's: a call from a thread with
+/// little stack left runs there while the caller waits (see Config::max_wasm_stack), so a
+/// callback should not rely on the caller's thread_local state. define() and
+/// unknown_imports_trap() must not run while another thread uses this Host; making
 /// runtimes from one Host on several threads at once is fine.
 ///
 /// Instances of runtimes made with a Host must be made by Module::instantiate (or, through
@@ -1379,6 +1437,12 @@ public:
     /// HostError or a callback's own exception (a host function the start function called
     /// failed), PoolExhaustedError, ResourceError, InstantiateError, NullPointerError
     /// (empty module). Thread-safe.
+    ///
+    /// With an InstanceConfig, also: TimeoutError (InstanceConfig::timeout stopped the
+    /// start function), OutOfFuelError (it ran out of InstanceConfig::fuel), LimitError (a
+    /// memory or table starts above InstanceConfig::memory_limit or table_limit; the
+    /// message names it), InvalidArgumentError (fuel set for a runtime without
+    /// Config::fuel, or WASI options for one without WASI).
     inline Instance instantiate() const;
 
     /// As instantiate(), with the user's pointer `data`: Instance::data() and, inside host
@@ -1470,6 +1534,16 @@ enum class WasiOutput : packr_wasi_output {
 enum class WasiStream : int32_t { Stdout = 1, Stderr = 2 };
 
 namespace detail {
+// The count of a duration for packr, which takes unsigned numbers: a negative one is
+// refused rather than wrapped around into a huge one.
+inline uint64_t non_negative(int64_t count, const char *setting, const char *unit) {
+    if (count < 0) {
+        throw InvalidArgumentError(std::string(setting) + " must not be negative, not " +
+                                   std::to_string(count) + " " + unit);
+    }
+    return static_cast<uint64_t>(count);
+}
+
 // A NUL-terminated copy of `s` for packr; a NUL inside would silently cut it short (an
 // argument, or a preopened path naming another directory), so it is refused.
 inline std::string c_string(std::string_view s, const std::string &what) {
@@ -1637,6 +1711,52 @@ public:
         return *this;
     }
 
+    // Guardrails: each bounds what a guest may take; each stop leaves the instance usable.
+
+    /// Stops every call into the instance after `limit` of wall-clock time with
+    /// TimeoutError: the start function (and a reactor's `_initialize`) during
+    /// Module::instantiate, each call, call_bytes, Func call and run(). 0 ms, the default,
+    /// means none; Instance::set_timeout changes it later. Nested calls a callback makes
+    /// through its Caller count against the call they are part of. Measured by the engine's
+    /// epoch timer (Config::timer_tick), so it fires within about two ticks of its deadline;
+    /// a host callback is never stopped in the middle (the guest stops at its next function
+    /// call or loop iteration after it returns). Any duration that converts to milliseconds
+    /// without loss works (`std::chrono::seconds(2)`, `250ms`). Throws InvalidArgumentError
+    /// for a negative one.
+    InstanceConfig &timeout(std::chrono::milliseconds limit) {
+        check(packr_instance_config_set_timeout_ms(raw_, detail::non_negative(limit.count(), "timeout", "ms")));
+        return *this;
+    }
+
+    /// The fuel the instance starts with, roughly one unit per wasm instruction; a call that
+    /// runs dry throws OutOfFuelError (Instance::add_fuel refills the tank). Only for
+    /// runtimes made with Config::fuel(true): Module::instantiate throws InvalidArgumentError
+    /// (naming Config::fuel) elsewhere. Without it, an instance of such a runtime starts with
+    /// UINT64_MAX, as good as unlimited.
+    InstanceConfig &fuel(uint64_t units) {
+        check(packr_instance_config_set_fuel(raw_, units));
+        return *this;
+    }
+
+    /// The most bytes each of the instance's linear memories may hold; UINT64_MAX, the
+    /// default, for wasm's own limits. Past it the guest's `memory.grow` returns -1 (no
+    /// exception: the spec lets growth fail); a module whose memory starts larger makes
+    /// Module::instantiate throw LimitError naming the limit. In a pooled runtime the
+    /// smaller of this and Config::pool_memory_bytes holds.
+    InstanceConfig &memory_limit(uint64_t bytes) {
+        check(packr_instance_config_set_memory_limit(raw_, bytes));
+        return *this;
+    }
+
+    /// The most elements each of the instance's tables may hold; UINT64_MAX, the default,
+    /// for wasm's own limits. Past it `table.grow` returns -1; a module whose table starts
+    /// larger makes Module::instantiate throw LimitError. In a pooled runtime the smaller of
+    /// this and Config::pool_table_elements holds.
+    InstanceConfig &table_limit(uint64_t elements) {
+        check(packr_instance_config_set_table_limit(raw_, elements));
+        return *this;
+    }
+
 private:
     packr_instance_config *raw_ = nullptr;
 };
@@ -1750,6 +1870,52 @@ public:
         return *this;
     }
 
+    // Guardrails (see InstanceConfig::timeout, fuel, memory_limit and Instance::interrupt).
+
+    /// Count fuel (default off): each instance gets a tank its guest drains, roughly one unit
+    /// per wasm instruction, set by InstanceConfig::fuel and refilled by Instance::add_fuel;
+    /// running dry throws OutOfFuelError. Costs guest code speed (about 10-30% on
+    /// compute-heavy guests, by packr's measure); a timeout bounds wall-clock time for free.
+    Config &fuel(bool enabled) {
+        check(packr_config_set_fuel(raw_, enabled));
+        return *this;
+    }
+    /// How often the epoch timer behind timeouts ticks: 100 us to 1 s, default 1 ms
+    /// (`timer_tick(std::chrono::microseconds(250))`, or any duration that converts to
+    /// microseconds without loss). A timeout fires within about two ticks of its deadline;
+    /// a shorter tick is more precise and wakes the engine's timer thread more often.
+    /// Throws InvalidArgumentError outside that range (negative ones included).
+    Config &timer_tick(std::chrono::microseconds tick) {
+        check(packr_config_set_timer_tick_us(raw_, detail::non_negative(tick.count(), "timer_tick", "us")));
+        return *this;
+    }
+    /// The most stack a guest's frames may use in one call: 16 KiB to 64 MiB, default 512
+    /// KiB. Deeper recursion throws TrapError ("call stack exhausted"), on any thread: a call
+    /// from a thread with less stack left than this plus 256 KiB runs on a thread of packr's
+    /// while the caller waits (its host callbacks then run on that thread), so even a 128 KiB
+    /// thread gets the trap, not a crash.
+    Config &max_wasm_stack(std::size_t bytes) {
+        check(packr_config_set_max_wasm_stack(raw_, bytes));
+        return *this;
+    }
+    /// The largest module Runtime::load accepts, in bytes of wasm or text; 0, the default,
+    /// for none. A larger one throws LimitError before any compiling. Compiling takes time
+    /// and memory in proportion to the code's size, so hosts loading modules they did not
+    /// write should set it.
+    Config &max_module_bytes(uint64_t bytes) {
+        check(packr_config_set_max_module_bytes(raw_, bytes));
+        return *this;
+    }
+    /// Whether traps use signal handlers (default on). On, wasmtime installs process-wide
+    /// handlers for SIGSEGV, SIGBUS, SIGILL and SIGFPE with the first engine, and a host
+    /// that installs its own later must chain to them. Off, the compiled code checks bounds
+    /// and divisions itself (guest code about 10-40% slower) and never relies on a signal:
+    /// for hosts that cannot chain handlers. Traps are TrapError either way.
+    Config &signals_based_traps(bool enabled) {
+        check(packr_config_set_signals_based_traps(raw_, enabled));
+        return *this;
+    }
+
 private:
     packr_config *raw_ = nullptr;
 };
@@ -1833,7 +1999,9 @@ public:
 
     /// Compiles `len` bytes at `bytes` (binary module or WebAssembly text) with this
     /// runtime's engine; the bytes are only read during the call. Imports are not resolved
-    /// here (see Module::instantiate). Throws CompileError with the reason. Thread-safe.
+    /// here (see Module::instantiate). Throws CompileError with the reason, LimitError if
+    /// the bytes are more than Config::max_module_bytes (nothing is compiled then).
+    /// Thread-safe.
     Module load(const uint8_t *bytes, std::size_t len) const {
         packr_module *raw = nullptr;
         check(packr_module_load(raw_, bytes, len, &raw));
@@ -1864,6 +2032,71 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------
+// Interrupter
+// ---------------------------------------------------------------------------------------
+
+/// Stops one instance's calls from anywhere, for as long as the holder likes (owns one
+/// packr_interrupter handle, made by Instance::interrupter): a watchdog thread, a signal
+/// handler or a UI's cancel button can keep one without knowing when the instance goes.
+/// Underneath, a reference-counted flag shared with the instance; it does not keep the
+/// instance, its module or its runtime alive. Once the instance is destroyed, interrupt()
+/// is a harmless no-op.
+///
+///     std::shared_future<void> cancelled = ...;  // the host's own signal
+///     std::thread([stop = inst.interrupter(), cancelled] {
+///         cancelled.wait();
+///         stop.interrupt();  // inst's running call (or its next) throws InterruptedError
+///     }).detach();           // may outlive inst: interrupt() is then a no-op
+///
+/// Move-only, with noexcept moves; several holders each take their own
+/// (Instance::interrupter makes as many as asked, all equal), or share one through a
+/// std::shared_ptr. Thread rules: any number of threads may call interrupt() on one
+/// Interrupter at once; destroying or assigning to it must not race with another use of
+/// the same object.
+class Interrupter {
+public:
+    /// An empty interrupter, whose interrupt() does nothing.
+    Interrupter() noexcept = default;
+
+    /// Takes ownership of a handle from the C API (NULL gives an empty Interrupter).
+    static Interrupter adopt(packr_interrupter *raw) noexcept { return Interrupter(raw); }
+
+    Interrupter(const Interrupter &) = delete;
+    Interrupter &operator=(const Interrupter &) = delete;
+    /// Takes the handle; `other` becomes empty.
+    Interrupter(Interrupter &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /// Frees the current handle and takes `other`'s; self-move leaves it unchanged.
+    Interrupter &operator=(Interrupter &&other) noexcept {
+        if (this != &other) {
+            packr_interrupter_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the handle (packr_interrupter_free); the instance is unaffected.
+    ~Interrupter() { packr_interrupter_free(raw_); }
+
+    /// True unless empty (moved-from or default).
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    /// The handle, still owned by this Interrupter.
+    const packr_interrupter *get() const noexcept { return raw_; }
+
+    /// Interrupts the instance as Instance::interrupt does: its running call, or else its
+    /// next one, throws InterruptedError. A no-op once the instance is destroyed, and on an
+    /// empty Interrupter (the one use of an empty owner that does not throw, so that this
+    /// stays noexcept). Never blocks and only does atomic operations: safe from any thread
+    /// and from a signal handler.
+    void interrupt() const noexcept {
+        if (raw_ != nullptr) (void)packr_interrupter_interrupt(raw_);
+    }
+
+private:
+    explicit Interrupter(packr_interrupter *raw) noexcept : raw_(raw) {}
+
+    packr_interrupter *raw_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------
 // Instance
 // ---------------------------------------------------------------------------------------
 
@@ -1877,11 +2110,13 @@ private:
 /// call (call, memory or global access) that finds it in use on another thread, or
 /// re-entered from one of its own callbacks (use Caller::call there), throws BusyError and
 /// does nothing. signature(), data(), exit_code(), take_output() (and take_stdout(),
-/// take_stderr()) and output_dropped() never conflict. Do not destroy or move-assign an
-/// Instance while another thread is using it.
+/// take_stderr()), output_dropped(), interrupt(), interrupter() and set_timeout() never
+/// conflict: they may run at any time, also on another thread during a call. Do not
+/// destroy or move-assign an Instance while another thread is using it.
 ///
-/// A trap (TrapError) or a failed host function leaves the instance usable, with memory
-/// and globals as the failure left them.
+/// A trap (TrapError), a failed host function or a guardrail's stop (TimeoutError,
+/// InterruptedError, OutOfFuelError) leaves the instance usable, with memory and globals
+/// as the failure left them.
 class Instance {
 public:
     /// An empty instance; using it throws NullPointerError.
@@ -1950,8 +2185,10 @@ public:
     ///
     /// The number of R must be the function's result count (so `call("add", 1, 2)`, with
     /// no R, throws TypeMismatchError); the result kinds are checked against the signature
-    /// before the function runs. Throws NotFoundError, TypeMismatchError, TrapError,
-    /// BusyError; a host function that threw rethrows its own exception, one that failed
+    /// before the function runs. Throws NotFoundError, TypeMismatchError, TrapError (also
+    /// for recursion deeper than Config::max_wasm_stack allows, "call stack exhausted"),
+    /// BusyError; TimeoutError, InterruptedError, OutOfFuelError when a guardrail stops the
+    /// call; a host function that threw rethrows its own exception, one that failed
     /// otherwise throws HostError (see Host). Thread rules: see Instance.
     template <class... R, class... A>
     typename detail::call_result<R...>::type call(std::string_view name, const A &...args) {
@@ -2077,7 +2314,7 @@ public:
     /// NotFoundError if `name`, `memory`, `__pack_alloc` or `__pack_free` is missing;
     /// TypeMismatchError if one has another type; InvalidArgumentError if the input does not
     /// fit a 32-bit guest; and what call() throws for traps, host functions (a bytes host
-    /// function that threw rethrows its exception), exits and BusyError.
+    /// function that threw rethrows its exception), exits, guardrails' stops and BusyError.
     std::vector<uint8_t> call_bytes(std::string_view name, const uint8_t *input, std::size_t len) {
         detail::OwnedBytes out;
         call_bytes_raw(name, input, len, out);
@@ -2113,7 +2350,7 @@ public:
     /// WASI allows exit codes 0 to 125: `proc_exit` with a larger one traps (TrapError,
     /// `exit with invalid exit status`). Throws NotFoundError without `_start` (a reactor,
     /// say), TypeMismatchError if it has parameters or results, and what call() throws for
-    /// traps, host functions, BusyError.
+    /// traps, host functions, guardrails' stops and BusyError.
     int run() {
         int32_t code = 0;
         detail::check_call(packr_instance_run(raw_, &code), state_, raw_);
@@ -2152,6 +2389,54 @@ public:
         uint64_t dropped = 0;
         check(packr_instance_wasi_dropped(raw_, static_cast<int32_t>(stream), &dropped));
         return dropped;
+    }
+
+    // Guardrails (InstanceConfig::timeout, fuel, memory_limit, table_limit set the rest).
+
+    /// Stops the running call with InterruptedError, or, when none is running, the next
+    /// call to enter the guest; several interrupts before a call stops count as one. The
+    /// guest stops at its next function call or loop iteration; a host callback running at
+    /// the time finishes first. The instance stays usable.
+    ///
+    /// Callable from any thread at any time, also during a call on another thread and from
+    /// the instance's own callbacks: it never touches the store, never blocks and only does
+    /// atomic operations (so it is async-signal-safe), and it never throws. On an empty
+    /// Instance it does nothing (the one use of an empty owner that does not throw, so that
+    /// this stays noexcept). It must not race with destroying or assigning to this Instance:
+    /// a thread that may outlive it holds an Interrupter instead.
+    void interrupt() const noexcept {
+        if (raw_ != nullptr) (void)packr_instance_interrupt(raw_);
+    }
+
+    /// A new Interrupter for this instance: interrupt() from any thread, for as long as it
+    /// is kept, also after this Instance is gone (it is then a no-op). Never touches the
+    /// store, so it may run at any time. Throws NullPointerError on an empty Instance.
+    Interrupter interrupter() const {
+        packr_interrupter *raw = nullptr;
+        check(packr_instance_interrupter(raw_, &raw));
+        return Interrupter::adopt(raw);
+    }
+
+    /// Sets the timeout of later calls, as InstanceConfig::timeout does at instantiation;
+    /// 0 ms removes it. A call already running keeps the deadline it started with. Never
+    /// touches the store: callable at any time, also from another thread while a call runs.
+    /// Throws InvalidArgumentError for a negative duration, NullPointerError on an empty
+    /// Instance.
+    void set_timeout(std::chrono::milliseconds limit) {
+        check(packr_instance_set_timeout_ms(raw_, detail::non_negative(limit.count(), "timeout", "ms")));
+    }
+
+    /// Adds `units` of fuel to the instance's tank (saturating at UINT64_MAX), so a guest
+    /// that ran out (OutOfFuelError) can be called again. Throws InvalidArgumentError
+    /// (naming Config::fuel) if the runtime's engine does not count fuel, BusyError during
+    /// a call.
+    void add_fuel(uint64_t units) { check(packr_instance_add_fuel(raw_, units)); }
+
+    /// The fuel left in the instance's tank. Throws as add_fuel does.
+    uint64_t fuel() {
+        uint64_t left = 0;
+        check(packr_instance_fuel(raw_, &left));
+        return left;
     }
 
 private:

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <exception>
 #include <stdexcept>
 #include <cstdlib>
@@ -152,8 +153,22 @@ bool has_type_for_status(const packr::Error &e) {
     case PACKR_ERR_INVALID_ARGUMENT: return typeid(e) == typeid(packr::InvalidArgumentError);
     case PACKR_ERR_EXIT: return typeid(e) == typeid(packr::ExitError);
     case PACKR_ERR_GUEST: return typeid(e) == typeid(packr::GuestError);
+    case PACKR_ERR_TIMEOUT: return typeid(e) == typeid(packr::TimeoutError);
+    case PACKR_ERR_INTERRUPTED: return typeid(e) == typeid(packr::InterruptedError);
+    case PACKR_ERR_OUT_OF_FUEL: return typeid(e) == typeid(packr::OutOfFuelError);
+    case PACKR_ERR_LIMIT: return typeid(e) == typeid(packr::LimitError);
     default: return true;
     }
+}
+
+// The guardrail a timeout, fuel or limit row puts on its instance, as the table says.
+packr::InstanceConfig guardrail(const std::string &op) {
+    using namespace std::chrono_literals;
+    packr::InstanceConfig config;
+    if (op == "timeout") config.timeout(10ms);
+    if (op == "fuel") config.fuel(10000);
+    if (op == "limit") config.memory_limit(262144).table_limit(10);
+    return config;
 }
 
 class Cases : public ::testing::TestWithParam<Case> {};
@@ -164,7 +179,8 @@ TEST_P(Cases, Run) {
     const std::string bytes = packr_test::read_case_file(c.file);
     const bool hosted = c.op == "hostcall" || c.op == "instantiate_host" || c.op == "bytes" || c.op == "run";
     const bool takes_bytes = c.op == "bytes" || c.op == "run";
-    packr::Runtime base;
+    const bool guarded = c.op == "timeout" || c.op == "fuel" || c.op == "limit";
+    packr::Runtime base = c.op == "fuel" ? packr::Runtime(packr::Config().fuel(true)) : packr::Runtime();
     packr::Runtime runtime =
         hosted ? packr::Runtime::with_host(base, packr_test::case_host()) : std::move(base);
     std::vector<packr::Value> results(c.nresults);
@@ -193,6 +209,11 @@ TEST_P(Cases, Run) {
         } else if (c.op == "call" || c.op == "hostcall") {
             inst = module.instantiate();
             inst.call_into(c.export_name, args.data(), args.size(), results.data(), results.size());
+        } else if (guarded) {
+            inst = module.instantiate(guardrail(c.op));
+            if (!c.export_name.empty()) {  // "-": the row only instantiates
+                inst.call_into(c.export_name, args.data(), args.size(), results.data(), results.size());
+            }
         } else if (c.op == "global_get") {
             inst = module.instantiate();
             ASSERT_EQ(results.size(), 1u);
@@ -304,7 +325,8 @@ TEST(CasesTable, IsPresent) {
     for (const Case &c : cases) {
         EXPECT_TRUE(c.op == "load" || c.op == "instantiate" || c.op == "call" || c.op == "hostcall" ||
                     c.op == "instantiate_host" || c.op == "global_get" || c.op == "global_set" ||
-                    c.op == "bytes" || c.op == "run")
+                    c.op == "bytes" || c.op == "run" || c.op == "timeout" || c.op == "fuel" ||
+                    c.op == "limit")
             << c.name << ": op " << c.op;
     }
 }

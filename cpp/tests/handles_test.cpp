@@ -217,7 +217,7 @@ TEST(Errors, EveryStatusHasItsClass) {
             EXPECT_STREQ(e.status_name(), packr_status_name(status));
         }
     }
-    EXPECT_GE(named, 17);
+    EXPECT_GE(named, 21);
     EXPECT_THROW(packr::throw_status(PACKR_ERR_EXIT, "the guest exited with code 3"), packr::ExitError);
     EXPECT_THROW(packr::throw_status(PACKR_ERR_GUEST, "x"), packr::GuestError);
     try {
