@@ -601,7 +601,12 @@ packr_status packr_config_set_pooling(struct packr_config *config, bool enabled)
 
 /**
  * The most instances a pooled runtime (and every runtime sharing its engine) can have alive
- * at once: 1 to 1,000,000, default 1,000.
+ * at once: 1 to 1,000,000, default 1,000, and no more than the system's limit on memory
+ * mappings allows: a pool slot takes about 5 mappings once in use, so on Linux
+ * `packr_runtime_new_with_config` refuses pools above (vm.max_map_count - 8192) / 5 with
+ * `PACKR_ERR_INVALID_ARGUMENT` naming the limit (11,467 instances with Linux's default
+ * of 65,530). Past the mapping limit every allocation of the process would start failing,
+ * so the limit is checked up front.
  *
  * Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` naming the
  * setting.

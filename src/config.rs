@@ -32,6 +32,17 @@ const MAX_POOL_RESERVATION: u128 = 1 << 46;
 const POOL_GUARD_BYTES: u128 = 32 << 20;
 const WASM_PAGE: u64 = 64 << 10;
 const MAX_WASM32_MEMORY: u64 = 4 << 30;
+/// Memory mappings a pool slot takes, measured on Linux with the SQLite guest: two when the
+/// pool is made, three more while an instance lives in it.
+const MAPS_PER_POOL_SLOT: u64 = 5;
+/// Mappings left for everything else in the process (its libraries, heaps, thread stacks).
+const MAPS_HEADROOM: u64 = 8192;
+
+/// Linux's limit on a process's memory mappings, where the system says.
+fn max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
+}
+
 /// wasmtime's default guest stack.
 const DEFAULT_WASM_STACK: usize = 512 << 10;
 
@@ -156,6 +167,17 @@ impl Settings {
                 MAX_POOL_RESERVATION >> 30
             )));
         }
+        if let Some(allowed) = max_map_count() {
+            let needed = u64::from(instances) * MAPS_PER_POOL_SLOT + MAPS_HEADROOM;
+            if needed > allowed {
+                let fits = allowed.saturating_sub(MAPS_HEADROOM) / MAPS_PER_POOL_SLOT;
+                return Err(invalid(format!(
+                    "a pool of {instances} instances needs about {needed} memory mappings once full, more than this \
+                     system's vm.max_map_count ({allowed}) allows; set pool_instances to at most {fits}, or raise the \
+                     limit (sysctl -w vm.max_map_count=N)"
+                )));
+            }
+        }
         let total = |per: u32| u32::try_from(u64::from(instances) * u64::from(per)).unwrap_or(u32::MAX);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_core_instances(instances)
@@ -228,7 +250,12 @@ pub unsafe extern "C" fn packr_config_set_pooling(config: *mut packr_config, ena
 }
 
 /// The most instances a pooled runtime (and every runtime sharing its engine) can have alive
-/// at once: 1 to 1,000,000, default 1,000.
+/// at once: 1 to 1,000,000, default 1,000, and no more than the system's limit on memory
+/// mappings allows: a pool slot takes about 5 mappings once in use, so on Linux
+/// `packr_runtime_new_with_config` refuses pools above (vm.max_map_count - 8192) / 5 with
+/// `PACKR_ERR_INVALID_ARGUMENT` naming the limit (11,467 instances with Linux's default
+/// of 65,530). Past the mapping limit every allocation of the process would start failing,
+/// so the limit is checked up front.
 ///
 /// Returns `PACKR_OK`, `PACKR_ERR_NULL_POINTER`, or `PACKR_ERR_INVALID_ARGUMENT` naming the
 /// setting.
@@ -523,6 +550,41 @@ mod tests {
         assert_eq!(unsafe { packr_runtime_new_with_config(ptr::null(), &mut rt) }, PACKR_ERR_NULL_POINTER);
         unsafe { packr_config_free(c) };
         unsafe { packr_config_free(ptr::null_mut()) };
+    }
+
+    #[test]
+    fn a_pool_is_refused_beyond_the_mapping_limit_and_usable_up_to_it() {
+        let Some(allowed) = max_map_count() else { return };
+        let fits = u32::try_from((allowed - MAPS_HEADROOM) / MAPS_PER_POOL_SLOT).unwrap().min(1_000_000);
+        let c = config();
+        unsafe {
+            assert_eq!(packr_config_set_pooling(c, true), PACKR_OK);
+            assert_eq!(packr_config_set_pool_memory_bytes(c, 1 << 16), PACKR_OK);
+            assert_eq!(packr_config_set_pool_memories_per_instance(c, 1), PACKR_OK);
+        }
+        let mut rt = ptr::null_mut();
+        if fits < 1_000_000 {
+            assert_eq!(unsafe { packr_config_set_pool_instances(c, fits + 1) }, PACKR_OK);
+            assert_eq!(unsafe { packr_runtime_new_with_config(c, &mut rt) }, PACKR_ERR_INVALID_ARGUMENT);
+            assert!(last_error().contains(&format!("vm.max_map_count ({allowed})")), "{}", last_error());
+            assert!(last_error().contains(&format!("set pool_instances to at most {fits}")), "{}", last_error());
+        }
+        // The largest pool allowed holds every instance at once.
+        assert_eq!(unsafe { packr_config_set_pool_instances(c, fits) }, PACKR_OK);
+        assert_eq!(unsafe { packr_runtime_new_with_config(c, &mut rt) }, PACKR_OK, "{}", last_error());
+        unsafe { packr_config_free(c) };
+        let wat = r#"(module (memory (export "memory") 1) (table 1 funcref) (data (i32.const 0) "x"))"#;
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, wat.as_ptr(), wat.len(), &mut module) }, PACKR_OK);
+        let mut live = Vec::with_capacity(fits as usize);
+        for _ in 0..fits {
+            let mut instance = ptr::null_mut();
+            assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_OK, "{} live: {}", live.len(), last_error());
+            live.push(instance);
+        }
+        live.into_iter().for_each(|i| unsafe { packr_instance_free(i) });
+        unsafe { packr_module_free(module) };
+        unsafe { packr_runtime_free(rt) };
     }
 
     #[test]
