@@ -80,7 +80,8 @@ test-c: $(C_TESTS) $(BUILD)/demo $(BUILD)/test_vm_limit
 	PACKR_DEMO_NO_WASI=1 $(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
 	(ulimit -v 3000000 && $(BUILD)/test_vm_limit)
 
-# The C tests again, built with AddressSanitizer and UBSan against the library. wasmtime
+# The C tests and the C++ tests again, built with AddressSanitizer and UBSan against the
+# library. wasmtime
 # traps through signal handlers, so ASan must let them be installed
 # (allow_user_segv_handler=1, the default of current GCC and Clang, set here explicitly);
 # LeakSanitizer checks the whole process, the Rust side included.
@@ -94,6 +95,9 @@ $(BUILD)/asan/test_%: tests/c/test_%.c tests/c/harness.h tests/c/case_host.h inc
 
 test-asan: $(ASAN_TESTS)
 	@for t in $(ASAN_TESTS); do echo "== $$t"; $(SANITIZER_ENV) $$t tests/cases || exit 1; done
+	cmake -S cpp -B $(BUILD)/cpp-asan -DCMAKE_BUILD_TYPE=Debug -DPACKR_SANITIZE=ON
+	cmake --build $(BUILD)/cpp-asan -j2
+	cd $(BUILD)/cpp-asan && $(SANITIZER_ENV) ctest --output-on-failure
 
 # The C++ header: GoogleTest through CMake and ctest, once more under valgrind.
 test-cpp:
