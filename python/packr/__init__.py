@@ -6,8 +6,10 @@
 Host functions serve guests' imports (`Host`, `Runtime(host=...)`); `Module.func` resolves
 an export once for fast calls. `Host(wasi=True)` serves WASI (`Module.instantiate(args=...,
 stdout=packr.Output.CAPTURE, ...)`, `Instance.run`); `Instance.call_bytes` and
-`Host.bytes_func` speak upstream packr's pack convention (bytes in, bytes out). See
-python/README.md.
+`Host.bytes_func` speak upstream packr's pack convention (bytes in, bytes out).
+Guardrails bound what a guest may take: `Module.instantiate(timeout=..., fuel=...,
+memory_limit=..., table_limit=...)`, `Instance.interrupt`, and Ctrl-C on the main thread
+stops a running guest. See python/README.md.
 
 The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY` if given
 (only that path is then tried); else `libpackr.so` beside this package; else
@@ -23,15 +25,19 @@ from ._errors import (
     GuestError,
     HostError,
     InstantiateError,
+    Interrupted,
     InvalidArgumentError,
+    LimitError,
     LinkError,
     NotFoundError,
     NullPointerError,
     OutOfBoundsError,
+    OutOfFuel,
     PackrError,
     PanicError,
     PoolExhaustedError,
     ResourceError,
+    Timeout,
     TrapError,
     TypeMismatchError,
 )
@@ -55,7 +61,8 @@ def version() -> str:
 __all__ = [
     "BusyError", "Caller", "ClosedError", "CompileError", "Config", "EngineMismatchError", "ExitError", "Export",
     "F32", "F64", "Func", "GuestError", "Host", "HostError", "I32", "I64", "Import", "Instance", "InstantiateError",
-    "InvalidArgumentError", "LibraryNotFoundError", "LinkError", "Module", "NotFoundError", "NullPointerError",
-    "OutOfBoundsError", "Output", "PackrError", "PanicError", "PoolExhaustedError", "Preopen", "ResourceError",
-    "Runtime", "TrapError", "TypeMismatchError", "V128", "load_library", "version",
+    "Interrupted", "InvalidArgumentError", "LibraryNotFoundError", "LimitError", "LinkError", "Module",
+    "NotFoundError", "NullPointerError", "OutOfBoundsError", "OutOfFuel", "Output", "PackrError", "PanicError",
+    "PoolExhaustedError", "Preopen", "ResourceError", "Runtime", "Timeout", "TrapError", "TypeMismatchError", "V128",
+    "load_library", "version",
 ]

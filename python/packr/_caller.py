@@ -6,8 +6,10 @@ import ctypes
 from typing import Any, List, Optional, Union
 
 from . import _ffi
-from ._errors import HOST, ClosedError, error_for
-from ._instance import Result, _Signature, _State, check_range, encode, host_failure, memory_name, read_signature, state_at
+from ._errors import HOST, INTERRUPTED, ClosedError, error_for
+from ._instance import (
+    Result, _Signature, _State, check_range, ctrl_c_failure, encode, host_failure, memory_name, read_signature, state_at,
+)
 from ._values import Value
 
 
@@ -70,7 +72,12 @@ class Caller:
 
     def _failure(self, status: int) -> BaseException:
         error = error_for(status)
-        return host_failure(error, self._state()) if status == HOST else error
+        state = self._state()
+        if status == INTERRUPTED:  # a Ctrl-C stopped the nested call: KeyboardInterrupt, as at the top
+            stopped = ctrl_c_failure(status, state)
+            if stopped is not None:
+                return stopped
+        return host_failure(error, state) if status == HOST else error
 
     # -- the public API -------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import linecache
 from _thread import allocate_lock
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from . import _ffi
+from . import _ffi, _sigint
 from ._errors import ClosedError
 from ._values import INT_RANGES, load, put_v128, store
 
@@ -65,7 +65,7 @@ def fill(plan: tuple, params: Tuple[int, ...], args: tuple) -> None:
 
 
 _TEMPLATE = '''
-def make(pool, entry, target, fallback, fill, params, put_v128, NA, NR):
+def make(pool, entry, target, fallback, fill, params, put_v128, NA, NR, get_ident, MAIN, current):
 {head}
         try:
             {unpack}
@@ -104,7 +104,8 @@ _HEAD = {
 }
 
 _ENTER = {
-    # An instance: count the call in flight on the handle (see _Handle), inlined.
+    # An instance: count the call in flight on the handle (see _Handle), inlined; on the
+    # main thread, the instance is the one Ctrl-C interrupts meanwhile (see _sigint).
     "instance": '''            idle = owner._idle
             try:
                 idle.pop()
@@ -113,7 +114,15 @@ _ENTER = {
             try:
                 if owner._closed:
                     raise owner._closed_error()
-                status = entry(owner._ptr, target, A, NA, R, NR)
+                if get_ident() != MAIN:
+                    status = entry(owner._ptr, target, A, NA, R, NR)
+                else:
+                    outer = current[0]
+                    current[0] = owner
+                    try:
+                        status = entry(owner._ptr, target, A, NA, R, NR)
+                    finally:
+                        current[0] = outer
             finally:
                 idle.append(True)''',
     # A Caller: valid only during its callback; `_use` checks that.
@@ -184,20 +193,39 @@ def prepare(pool: Optional[Pool], params: Tuple[int, ...], results: Tuple[int, .
     """
     make = _maker(params, results, mode, "bound" if pool is not None else "method")
     return make(pool, entry, target, fallback, fill, params, put_v128,
-                ctypes.c_size_t(len(params)), ctypes.c_size_t(len(results)))
+                ctypes.c_size_t(len(params)), ctypes.c_size_t(len(results)),
+                _sigint.get_ident, _sigint.MAIN, _sigint.current)
 
 
 def generic(entry: Any, ptr: Any, target: Any, args: tuple, params: Optional[Tuple[int, ...]],
-            nresults: int) -> Tuple[int, Any]:
+            nresults: int, instance: Any = None) -> Tuple[int, Any]:
     """The unprepared call, for argument counts that do not match or kinds packr cannot carry
     (`params` None): the values are converted when they can be and the core reports the
-    mismatch in its own words. Returns (status, results array)."""
+    mismatch in its own words. `instance` is the Instance called (None from a Caller).
+    Returns (status, results array)."""
     vals = (_ffi.Val * len(args))()
     if params is not None and len(args) == len(params):
         for slot, kind, value in zip(vals, params, args):
             store(slot, kind, value)
     results = (_ffi.Val * nresults)()
-    return entry(ptr, target, vals, ctypes.c_size_t(len(vals)), results, ctypes.c_size_t(nresults)), results
+    call_args = (ptr, target, vals, ctypes.c_size_t(len(vals)), results, ctypes.c_size_t(nresults))
+    if instance is None:
+        return entry(*call_args), results
+    return guarded(instance, entry, *call_args), results
+
+
+def guarded(owner: Any, entry: Any, *args: Any) -> int:
+    """`entry(*args)`, the C call of a less frequent path (call_raw, run, the fallback), with
+    `owner` the instance Ctrl-C interrupts meanwhile when on the main thread (see _sigint)."""
+    if _sigint.get_ident() != _sigint.MAIN:
+        return entry(*args)
+    current = _sigint.current
+    outer = current[0]
+    current[0] = owner
+    try:
+        return entry(*args)
+    finally:
+        current[0] = outer
 
 
 def unpack(results: Any) -> Any:

@@ -129,6 +129,34 @@ class GuestError(PackrError):
             raise TypeError("GuestError takes a message, or (status, status_name, message)")
 
 
+class Timeout(PackrError, TimeoutError):
+    """The call ran past the instance's timeout (PACKR_ERR_TIMEOUT: `Module.instantiate(timeout=...)`,
+    `Instance.set_timeout`) and was stopped; the message names the timeout in milliseconds.
+
+    Also a builtin `TimeoutError` (so an OSError, with `errno` None), so `except TimeoutError`
+    catches it as it catches other libraries' timeouts. The instance stays usable; its
+    memory is as the guest left it.
+    """
+
+
+class Interrupted(PackrError):
+    """The call was stopped by `Instance.interrupt` (PACKR_ERR_INTERRUPTED). A Ctrl-C that
+    stops a call on the main thread raises KeyboardInterrupt instead. The instance stays usable."""
+
+
+class OutOfFuel(PackrError):
+    """The guest used up its fuel (PACKR_ERR_OUT_OF_FUEL: `Module.instantiate(fuel=...)` on a
+    runtime made with `Config(fuel=True)`); `Instance.add_fuel` gives it more. The instance
+    stays usable."""
+
+
+class LimitError(PackrError):
+    """A limit packr enforces was reached (PACKR_ERR_LIMIT): a module larger than
+    `Config.max_module_bytes`, or an instance whose memory or table starts above its
+    `memory_limit` / `table_limit`. The message names the limit. (Growth past a limit is no
+    error: the guest's `memory.grow` / `table.grow` returns -1.)"""
+
+
 # The numbers are packr's stable status numbers (include/packr.h); unknown ones give PackrError.
 _BY_STATUS = {
     1: NullPointerError,
@@ -148,17 +176,27 @@ _BY_STATUS = {
     15: HostError,
     16: ExitError,
     17: GuestError,
+    18: Timeout,
+    19: Interrupted,
+    20: OutOfFuel,
+    21: LimitError,
 }
 
 HOST = 15
 EXIT = 16
 GUEST = 17
+INTERRUPTED = 19
 
 # C names in packr's messages, in this binding's words.
 _PYTHON_NAMES = {
     "packr_runtime_new_sharing_engine": "Runtime.sharing_engine",
     "packr_module_func": "Module.func",
     "packr_host_define_wasi": "Host.define_wasi",
+    "packr_instance_interrupt": "Instance.interrupt",
+    "packr_instance_add_fuel": "Instance.add_fuel",
+    "packr_config_set_max_module_bytes": "Config.max_module_bytes",
+    "packr_instance_config_set_memory_limit": "Module.instantiate(memory_limit=...)",
+    "packr_instance_config_set_table_limit": "Module.instantiate(table_limit=...)",
 }
 _C_NAME = re.compile(r"\b(" + "|".join(_PYTHON_NAMES) + r")\b")
 # Phrases about the instance config, which Python users fill through Module.instantiate's
@@ -167,6 +205,13 @@ _PHRASES = (
     (re.compile(r"\b(stdout|stderr) is not captured; set PACKR_WASI_CAPTURE on its instance config"),
      r"\1 is not captured; instantiate with \1=packr.Output.CAPTURE"),
     (re.compile(r"\bthe instance config sets WASI options\b"), "WASI options were given to Module.instantiate"),
+    (re.compile(r"\bthe instance config sets fuel\b"), "fuel was given to Module.instantiate"),
+    (re.compile(r"\benable it with packr_config_set_fuel on the config the runtime is made with"),
+     "make the runtime with packr.Config(fuel=True)"),
+    # Config.timer_tick is in seconds; the core counts microseconds.
+    (re.compile(r"\btimer_tick_us must be between (\d+) and (\d+), not (\d+)"),
+     lambda m: "timer_tick must be between {:g} and {:g} seconds, not {:g}".format(
+         *(int(n) / 1e6 for n in m.groups()))),
 )
 
 

@@ -53,6 +53,10 @@ class InstanceConfig(ctypes.Structure):
     pass
 
 
+class Interrupter(ctypes.Structure):
+    pass
+
+
 ConfigP = POINTER(Config)
 RuntimeP = POINTER(Runtime)
 ModuleP = POINTER(Module)
@@ -60,6 +64,7 @@ InstanceP = POINTER(Instance)
 HostP = POINTER(Host)
 FuncP = POINTER(Func)
 InstanceConfigP = POINTER(InstanceConfig)
+InterrupterP = POINTER(Interrupter)
 # A packr_caller arrives in a callback as an address (c_void_p gives a plain int, the cheapest
 # thing ctypes can hand a callback) and is passed back as one.
 CallerAddress = c_void_p
@@ -208,6 +213,23 @@ _SIGNATURES = {
     "packr_instance_exit_code": (status, [InstanceP, POINTER(c_int32)]),
     "packr_instance_wasi_output": (status, [InstanceP, c_int32, BytesP]),
     "packr_instance_wasi_dropped": (status, [InstanceP, c_int32, POINTER(c_uint64)]),
+    # Guardrails: engine settings, instance limits, and stopping calls.
+    "packr_config_set_fuel": (status, [ConfigP, c_bool]),
+    "packr_config_set_timer_tick_us": (status, [ConfigP, c_uint64]),
+    "packr_config_set_max_wasm_stack": (status, [ConfigP, c_size_t]),
+    "packr_config_set_max_module_bytes": (status, [ConfigP, c_uint64]),
+    "packr_config_set_signals_based_traps": (status, [ConfigP, c_bool]),
+    "packr_instance_config_set_timeout_ms": (status, [InstanceConfigP, c_uint64]),
+    "packr_instance_config_set_fuel": (status, [InstanceConfigP, c_uint64]),
+    "packr_instance_config_set_memory_limit": (status, [InstanceConfigP, c_uint64]),
+    "packr_instance_config_set_table_limit": (status, [InstanceConfigP, c_uint64]),
+    "packr_instance_interrupt": (status, [InstanceP]),
+    "packr_instance_interrupter": (status, [InstanceP, POINTER(InterrupterP)]),
+    "packr_interrupter_interrupt": (status, [InterrupterP]),
+    "packr_interrupter_free": (None, [InterrupterP]),
+    "packr_instance_set_timeout_ms": (status, [InstanceP, c_uint64]),
+    "packr_instance_add_fuel": (status, [InstanceP, c_uint64]),
+    "packr_instance_fuel": (status, [InstanceP, POINTER(c_uint64)]),
 }
 
 # The call paths a prepared plan takes (_calls.py, and pack calls in _pack.py), once more

@@ -54,7 +54,7 @@ class Func(_Handle):
         def fallback(instance: Any, args: tuple) -> Result:
             ptr = instance._acquire()
             try:
-                status, results = _calls.generic(entry, ptr, self._ptr, args, sig.params, nresults)
+                status, results = _calls.generic(entry, ptr, self._ptr, args, sig.params, nresults, instance)
             finally:
                 instance._release()
             if status:

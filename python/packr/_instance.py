@@ -7,8 +7,9 @@ import ctypes
 import functools
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
-from . import _calls, _ffi, _pack
-from ._errors import EXIT, HOST, PackrError, add_note, error_for
+from . import _calls, _ffi, _pack, _sigint
+from ._errors import EXIT, HOST, INTERRUPTED, ClosedError, PackrError, add_note, check, error_for
+from ._guard import Seconds, milliseconds, uint64
 from ._handles import _Handle
 from ._values import CARRIED, KIND_NAMES, KIND_NUMBERS, Value, kind_name, kind_number, load, store
 
@@ -23,13 +24,17 @@ class _State:
     failing callback and taken by the one call that gets PACKR_ERR_HOST back (the instance
     runs one call at a time, and a nested `Caller.call` takes it before its callback goes
     on), so it never reaches another instance or thread.
+
+    `ctrl_c` is set by packr's SIGINT watcher (see _sigint) before it interrupts the
+    instance, so the stop it causes raises KeyboardInterrupt; any failed call clears it.
     """
 
-    __slots__ = ("data", "pending", "signatures", "key")
+    __slots__ = ("data", "pending", "signatures", "key", "ctrl_c")
 
     def __init__(self, data: Any, module: Any) -> None:
         self.data = data
         self.pending: Optional[BaseException] = None
+        self.ctrl_c = False
         self.signatures: Signatures = module._signatures  # for Caller.call: the module's cache
         self.key = id(self)  # the host data pointer packr keeps for the instance
         _states[self.key] = self
@@ -54,6 +59,22 @@ def state_at(address: Optional[int]) -> Optional[_State]:
 def _free_instance(ptr: Any, state: _State) -> None:
     _ffi.lib().packr_instance_free(ptr)
     state.forget()
+
+
+def ctrl_c_failure(status: int, state: Optional[_State]) -> Optional[BaseException]:
+    """KeyboardInterrupt for a call that Ctrl-C stopped (else None); clears the mark either way.
+
+    Python's SIGINT handler is pending then and raises it here, with its usual traceback;
+    if it ran already (the Ctrl-C landed as an earlier call ended, and stopped this one
+    instead), the call still reports the Ctrl-C rather than an Interrupted nobody asked for.
+    """
+    if state is None or not state.ctrl_c:
+        return None
+    state.ctrl_c = False
+    if status != INTERRUPTED:
+        return None
+    _sigint.run_handlers()
+    return KeyboardInterrupt()
 
 
 def host_failure(error: PackrError, state: Optional[_State]) -> BaseException:
@@ -90,10 +111,12 @@ class _Signature:
         params = self.params if self.carriable else None
         nresults = len(self.results)
 
+        instance = mode == "instance"
+
         def fallback(owner: Any, args: tuple) -> Result:
             ptr = owner._acquire()
             try:
-                status, results = _calls.generic(entry, ptr, target, args, params, nresults)
+                status, results = _calls.generic(entry, ptr, target, args, params, nresults, owner if instance else None)
             finally:
                 owner._release()
             if status:
@@ -158,25 +181,51 @@ def check_range(offset: int, length: int) -> None:
         raise ValueError(f"offset and length must not be negative (got {offset} and {length})")
 
 
+class _Interrupter(_Handle):
+    """A packr_interrupter: interrupts its instance from any thread, and is a no-op once the
+    instance is freed. Never closed: it is freed when the last reference goes, and a thread
+    inside `interrupt()` holds one, so it cannot be freed under a use."""
+
+    __slots__ = ()
+
+    def _init(self, ptr: Any) -> None:
+        _Handle.__init__(self, ptr, _ffi.lib().packr_interrupter_free)
+
+    def interrupt(self) -> None:
+        with self._use() as ptr:
+            check(_ffi.lib().packr_interrupter_interrupt(ptr))
+
+
 class Instance(_Handle):
     """A live instance with its own memory and globals; made by `Module.instantiate`.
 
     May be used from any thread, by one call at a time: a call that finds it in use by
     another thread (or by a host function of its own further up the stack) raises
-    BusyError rather than waiting. `data`, `exit_code` and the captured WASI output
-    (`read_stdout` ...) may be read at any time, also while a call runs on another thread.
+    BusyError rather than waiting. `data`, `exit_code`, the captured WASI output
+    (`read_stdout` ...), `interrupt()` and `set_timeout()` may be used at any time, also
+    while a call runs on another thread.
+
+    Guardrails (`Module.instantiate(timeout=..., fuel=..., memory_limit=...,
+    table_limit=...)`, `interrupt`, `set_timeout`, `add_fuel`) stop a call with `Timeout`,
+    `Interrupted` or `OutOfFuel`; after any stop the instance stays usable. Ctrl-C during
+    a call on the main thread stops the guest and raises KeyboardInterrupt.
     """
 
-    __slots__ = ("_signatures", "_state")
+    __slots__ = ("_signatures", "_state", "_interrupter")
 
     def _init(self, ptr: Any, signatures: Signatures, state: _State) -> None:
         _Handle.__init__(self, ptr, functools.partial(_free_instance, state=state))
         self._signatures = signatures
         self._state = state
+        self._interrupter: Optional[_Interrupter] = None  # made by the first interrupt()
 
     def _failure(self, status: int) -> BaseException:
         """The exception for a failed call on this instance (right after it, same thread)."""
         error = error_for(status)
+        if self._state.ctrl_c:
+            stopped = ctrl_c_failure(status, self._state)
+            if stopped is not None:
+                return stopped
         if status == HOST:
             return host_failure(error, self._state)
         if status == EXIT:
@@ -221,7 +270,7 @@ class Instance(_Handle):
         encoded = encode(name)
         ptr = self._acquire()
         try:
-            status = _ffi.lib().packr_instance_call(ptr, encoded, vals, len(vals), results, nresults)
+            status = _calls.guarded(self, _ffi.lib().packr_instance_call, ptr, encoded, vals, len(vals), results, nresults)
         finally:
             self._release()
         if status:
@@ -300,6 +349,76 @@ class Instance(_Handle):
             if status:
                 raise error_for(status)
 
+    # -- guardrails ----------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Stops the call running on this instance, which raises `Interrupted`; when no call
+        runs, the next call into the guest is stopped instead (several interrupts before a
+        call stops count as one). The guest stops at its next function call or loop
+        iteration; a host function running at the time finishes first.
+
+        Safe from any thread at any time, and never blocks on the call: also while
+        another thread closes the instance, and after `close()`, when it does nothing.
+        (The instance owns a packr interrupter for this, made on first use, that outlives
+        the C instance.)
+        """
+        interrupter = self._interrupter or self._new_interrupter()
+        if interrupter is not None:
+            interrupter.interrupt()
+
+    def _ctrl_c(self) -> None:
+        """`interrupt()` for packr's SIGINT watcher: the stop raises KeyboardInterrupt."""
+        self._state.ctrl_c = True
+        self.interrupt()
+
+    def _new_interrupter(self) -> Optional[_Interrupter]:
+        try:
+            ptr = self._acquire()
+        except ClosedError:
+            return None  # no call runs on a closed instance, and none will
+        try:
+            out = _ffi.InterrupterP()
+            check(_ffi.lib().packr_instance_interrupter(ptr, ctypes.byref(out)))
+        finally:
+            self._release()
+        # Two threads racing here each make one; either interrupts the same instance, and
+        # the one not kept is freed once its thread is done with it.
+        found = self._interrupter = _Interrupter._adopt(out)
+        return found
+
+    def set_timeout(self, seconds: Optional[Seconds]) -> None:
+        """Bounds each later call on this instance to `seconds` of wall-clock time (an int or
+        float, rounded to the millisecond, at least 1 ms); None removes the bound. A call
+        past it raises `Timeout`. A call already running keeps the deadline it started with.
+
+        May be called from any thread, also during a call. TypeError for a non-number,
+        ValueError for zero, a negative or a non-finite number.
+        """
+        ms = 0 if seconds is None else milliseconds("timeout", seconds)
+        with self._use() as ptr:
+            check(_ffi.lib().packr_instance_set_timeout_ms(ptr, ms))
+
+    def add_fuel(self, fuel: int) -> None:
+        """Adds `fuel` units (about one wasm instruction each) to the instance's tank, so a
+        guest that raised `OutOfFuel` can run again; the tank saturates at 2**64 - 1.
+
+        InvalidArgumentError if the runtime's engine does not count fuel (make it with
+        `Config(fuel=True)`); BusyError during a call on the instance (also from its own
+        host functions). TypeError / OverflowError for a value that is not a uint64.
+        """
+        fuel = uint64("fuel", fuel)
+        with self._use() as ptr:
+            check(_ffi.lib().packr_instance_add_fuel(ptr, fuel))
+
+    def fuel(self) -> int:
+        """The fuel left in the instance's tank: what `Module.instantiate(fuel=...)` and
+        `add_fuel` put in, less what calls used (2**64 - 1 if never set). Errors as for
+        `add_fuel`."""
+        left = ctypes.c_uint64()
+        with self._use() as ptr:
+            check(_ffi.lib().packr_instance_fuel(ptr, ctypes.byref(left)))
+        return left.value
+
     # -- the pack convention ------------------------------------------------------------
 
     def call_bytes(self, name: str, data: Union[bytes, bytearray, memoryview]) -> bytes:
@@ -337,7 +456,7 @@ class Instance(_Handle):
         code = ctypes.c_int32()
         ptr = self._acquire()
         try:
-            status = _ffi.lib().packr_instance_run(ptr, ctypes.byref(code))
+            status = _calls.guarded(self, _ffi.lib().packr_instance_run, ptr, ctypes.byref(code))
         finally:
             self._release()
         if status:

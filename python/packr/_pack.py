@@ -14,6 +14,7 @@ import ctypes
 from typing import Any, Callable, Dict
 
 from . import _ffi
+from ._sigint import MAIN, current, get_ident
 
 # Idle slots, each (pointer to a packr_bytes, c_size_t for the input length, views of the
 # packr_bytes' data and len fields): a call pops one, so calls on several threads (or
@@ -82,7 +83,8 @@ def call_func_bytes(instance: Any, func: Any, data: Any) -> bytes:
 def _call(entry: Callable[..., int], instance: Any, target: Any, data: bytes, func: Any) -> bytes:
     """One pack call: `entry(instance pointer, target, data, len, out)`, where `target` is
     the encoded name, or (`func` given) the func's pointer. The call is counted in flight on
-    the instance and the func, inlined as in _calls (see _Handle)."""
+    the instance and the func, and on the main thread the instance is the one Ctrl-C
+    interrupts meanwhile, inlined as in _calls (see _Handle, _sigint)."""
     try:
         slot = _idle.pop()
     except IndexError:
@@ -107,13 +109,29 @@ def _call(entry: Callable[..., int], instance: Any, target: Any, data: bytes, fu
                 target = func._ptr
                 if instance._closed:
                     raise instance._closed_error()
-                status = entry(instance._ptr, target, data, size, out_ptr)
+                if get_ident() != MAIN:
+                    status = entry(instance._ptr, target, data, size, out_ptr)
+                else:
+                    outer = current[0]
+                    current[0] = instance
+                    try:
+                        status = entry(instance._ptr, target, data, size, out_ptr)
+                    finally:
+                        current[0] = outer
             finally:
                 func_idle.append(True)
         else:
             if instance._closed:
                 raise instance._closed_error()
-            status = entry(instance._ptr, target, data, size, out_ptr)
+            if get_ident() != MAIN:
+                status = entry(instance._ptr, target, data, size, out_ptr)
+            else:
+                outer = current[0]
+                current[0] = instance
+                try:
+                    status = entry(instance._ptr, target, data, size, out_ptr)
+                finally:
+                    current[0] = outer
     finally:
         idle.append(True)
     if status:

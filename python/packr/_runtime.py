@@ -5,10 +5,11 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from . import _ffi
+from . import _ffi, _sigint
 from ._config import Config
 from ._errors import HOST, PanicError, check, error_for
 from ._func import Func
+from ._guard import Guards, Seconds, instance_config
 from ._handles import _Handle
 from ._host import Host
 from ._instance import Instance, Signatures, _State, cached_signature, encode, host_failure
@@ -145,6 +146,10 @@ class Module(_Handle):
         stderr: Union[Output, str, None] = None,
         capture_limit: Optional[int] = None,
         preopens: Optional[Iterable[Union[Preopen, Tuple[Any, ...]]]] = None,
+        timeout: Optional[Seconds] = None,
+        fuel: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        table_limit: Optional[int] = None,
     ) -> Instance:
         """A fresh instance: its own memory and globals, imports resolved against the runtime
         (once per module handle), and the start function run if there is one (a WASI
@@ -172,15 +177,38 @@ class Module(_Handle):
           existing directory now (NotFoundError, or InvalidArgumentError for a file); the
           guest reaches nothing outside it.
 
-        A wrong type raises TypeError (ValueError for a string holding a NUL or an unknown
-        output mode) before anything is made. LinkError names every import the runtime's
-        host cannot satisfy; an exception a host function raises in the start function is
-        re-raised here (see `Host.func`).
+        The guardrails, on any runtime (see README's "Guardrails"); left out, none applies:
+
+        - `timeout`: seconds (int or float, rounded to the millisecond, at least 1 ms) of
+          wall-clock time each call may run, the start function's too; a call past it
+          raises `Timeout` (`Instance.set_timeout` changes it later).
+        - `fuel`: units of fuel (about one wasm instruction each) the instance starts with;
+          a call that runs dry raises `OutOfFuel` (`Instance.add_fuel` refills). Only on a
+          runtime made with `Config(fuel=True)`: elsewhere InvalidArgumentError.
+        - `memory_limit`: the most bytes each of the instance's memories may hold;
+          `table_limit`: the most elements each table may hold. Growth past them returns -1
+          to the guest; a module whose memory or table starts larger raises `LimitError`.
+
+        A wrong type raises TypeError (ValueError for a string holding a NUL, an unknown
+        output mode, or a timeout that is not positive; OverflowError for a number that
+        does not fit packr's uint64) before anything is made. LinkError names every import
+        the runtime's host cannot satisfy; an exception a host function raises in the start
+        function is re-raised here (see `Host.func`).
+
+        Made on the main thread while SIGINT has Python's default handler, the first
+        instance also sets up Ctrl-C: from then on a KeyboardInterrupt during a guest call
+        on the main thread stops the guest (see README's "Guardrails").
         """
-        config = None
+        wasi = guards = config = None
         if (args is not None or env is not None or stdin is not None or stdout is not None or stderr is not None
                 or capture_limit is not None or preopens is not None):
-            config = Options(args, env, stdin, stdout, stderr, capture_limit, preopens).new_config()
+            wasi = Options(args, env, stdin, stdout, stderr, capture_limit, preopens)
+        if timeout is not None or fuel is not None or memory_limit is not None or table_limit is not None:
+            guards = Guards(timeout, fuel, memory_limit, table_limit)
+        if not _sigint.installed():
+            _sigint.install()
+        if wasi is not None or guards is not None:
+            config = instance_config(wasi, guards)
         state = _State(data, self)
         out = _ffi.InstanceP()
         try:

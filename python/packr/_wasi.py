@@ -1,5 +1,5 @@
-"""WASI instance options: keyword arguments of `Module.instantiate`, turned into a
-packr_instance_config only while the instance is made."""
+"""WASI instance options: keyword arguments of `Module.instantiate`, set on a
+packr_instance_config only while the instance is made (see _guard.instance_config)."""
 
 from __future__ import annotations
 
@@ -115,31 +115,24 @@ class Options:
         self.capture_limit = capture_limit
         self.preopens = None if preopens is None else _preopens(preopens)
 
-    def new_config(self) -> Any:
-        """A new packr_instance_config with these options; the caller frees it."""
+    def apply(self, config: Any) -> None:
+        """Sets these options on the packr_instance_config `config`."""
         lib = _ffi.lib()
-        config = _ffi.InstanceConfigP()
-        check(lib.packr_instance_config_new(ctypes.byref(config)))
-        try:
-            if self.args is not None:
-                argv = (ctypes.c_char_p * len(self.args))(*self.args)
-                check(lib.packr_instance_config_set_wasi_args(config, argv, len(self.args)))
-            if self.env is not None:
-                names, values = self.env
-                count = len(names)
-                check(lib.packr_instance_config_set_wasi_env(
-                    config, (ctypes.c_char_p * count)(*names), (ctypes.c_char_p * count)(*values), count))
-            if self.stdin is not None:
-                check(lib.packr_instance_config_set_wasi_stdin(config, self.stdin, len(self.stdin)))
-            if self.stdout is not None:
-                check(lib.packr_instance_config_set_wasi_stdout(config, self.stdout))
-            if self.stderr is not None:
-                check(lib.packr_instance_config_set_wasi_stderr(config, self.stderr))
-            if self.capture_limit is not None:
-                check(lib.packr_instance_config_set_wasi_capture_limit(config, self.capture_limit))
-            for host, guest, writable in self.preopens or ():
-                check(lib.packr_instance_config_wasi_preopen_dir(config, host, guest, writable))
-        except BaseException:
-            lib.packr_instance_config_free(config)
-            raise
-        return config
+        if self.args is not None:
+            argv = (ctypes.c_char_p * len(self.args))(*self.args)
+            check(lib.packr_instance_config_set_wasi_args(config, argv, len(self.args)))
+        if self.env is not None:
+            names, values = self.env
+            count = len(names)
+            check(lib.packr_instance_config_set_wasi_env(
+                config, (ctypes.c_char_p * count)(*names), (ctypes.c_char_p * count)(*values), count))
+        if self.stdin is not None:
+            check(lib.packr_instance_config_set_wasi_stdin(config, self.stdin, len(self.stdin)))
+        if self.stdout is not None:
+            check(lib.packr_instance_config_set_wasi_stdout(config, self.stdout))
+        if self.stderr is not None:
+            check(lib.packr_instance_config_set_wasi_stderr(config, self.stderr))
+        if self.capture_limit is not None:
+            check(lib.packr_instance_config_set_wasi_capture_limit(config, self.capture_limit))
+        for host, guest, writable in self.preopens or ():
+            check(lib.packr_instance_config_wasi_preopen_dir(config, host, guest, writable))

@@ -92,11 +92,21 @@ def _rows():
             yield pytest.param(file, op, export, args, int(nresults), status, results, message, id=name, marks=marks)
 
 
+# The guardrail ops' instance options (see cases.tsv), as Module.instantiate takes them.
+GUARDS = {
+    "timeout": {"timeout": 0.010},
+    "fuel": {"fuel": 10_000},
+    "limit": {"memory_limit": 262_144, "table_limit": 10},
+}
+
+
 def _run(base, file, op, export, args, nresults):
     if op in ("hostcall", "instantiate_host", "bytes", "run"):
         with case_host() as host:
             runtime = packr.Runtime.with_host(base, host)
         op = {"hostcall": "call", "instantiate_host": "instantiate"}.get(op, op)
+    elif op == "fuel":
+        runtime = packr.Runtime(packr.Config(fuel=True))  # an engine of its own: fuel is engine-wide
     else:
         runtime = packr.Runtime.sharing_engine(base)
     with runtime, runtime.load((CASES_DIR / file).read_bytes()) as module:
@@ -107,6 +117,9 @@ def _run(base, file, op, export, args, nresults):
             with module.instantiate(args=argv, stdout=packr.Output.CAPTURE) as instance:
                 code = instance.run()
                 return code, instance.read_stdout()
+        if op in GUARDS:
+            with module.instantiate(**GUARDS[op]) as instance:
+                return [] if export == "-" else instance.call_raw(export, _values(args), nresults)
         with module.instantiate() as instance:
             if op == "bytes":
                 return instance.call_bytes(export, _bytes(args))
@@ -122,6 +135,15 @@ def _run(base, file, op, export, args, nresults):
             return [(kind, value)]
 
 
+# The guardrails' own exception classes.
+STOPS = {
+    "PACKR_ERR_TIMEOUT": packr.Timeout,
+    "PACKR_ERR_INTERRUPTED": packr.Interrupted,
+    "PACKR_ERR_OUT_OF_FUEL": packr.OutOfFuel,
+    "PACKR_ERR_LIMIT": packr.LimitError,
+}
+
+
 @pytest.mark.parametrize("file, op, export, args, nresults, status, results, message", list(_rows()))
 def test_case(runtime, file, op, export, args, nresults, status, results, message):
     if status == "PACKR_OK":
@@ -132,6 +154,7 @@ def test_case(runtime, file, op, export, args, nresults, status, results, messag
             _run(runtime, file, op, export, args, nresults)
         assert caught.value.status_name == status
         assert message in caught.value.message
+        assert isinstance(caught.value, STOPS.get(status, packr.PackrError))
         if status == "PACKR_ERR_EXIT":  # the code comes from the instance, not the message
             assert isinstance(caught.value, packr.ExitError)
             assert f"exited with code {caught.value.exit_code}" in caught.value.message

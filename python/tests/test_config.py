@@ -69,6 +69,9 @@ def test_config_is_frozen():
     (packr.Config(pool_table_elements=0), "pool_table_elements"),
     (packr.Config(opt_level=3), "opt_level"),
     (packr.Config(memory_reservation=1 << 40), "memory_reservation"),
+    (packr.Config(timer_tick=0.00005), "timer_tick must be between 0.0001 and 1 seconds, not 5e-05"),
+    (packr.Config(timer_tick=2), "timer_tick must be between 0.0001 and 1 seconds, not 2"),
+    (packr.Config(max_wasm_stack=1024), "max_wasm_stack must be between 16384 and 67108864, not 1024"),
 ])
 def test_invalid_setting_names_it(config, message):
     with pytest.raises(packr.InvalidArgumentError) as caught:
@@ -86,10 +89,61 @@ def test_invalid_setting_names_it(config, message):
     ({"pool_instances": True}, TypeError),
     ({"pooling": None}, TypeError),
     ({"memory_images": 1}, TypeError),
+    ({"fuel": 1}, TypeError),
+    ({"signals_based_traps": "no"}, TypeError),
+    ({"timer_tick": "1ms"}, TypeError),
+    ({"timer_tick": True}, TypeError),
+    ({"timer_tick": -0.001}, ValueError),
+    ({"timer_tick": float("nan")}, ValueError),
+    ({"timer_tick": 1e20}, OverflowError),
+    ({"max_wasm_stack": -1}, OverflowError),
+    ({"max_module_bytes": 1 << 64}, OverflowError),
 ])
 def test_values_that_do_not_fit_the_c_type(kwargs, error):
     with pytest.raises(error, match=next(iter(kwargs))):
         packr.Config(**kwargs)
+
+
+GUARD = (CASES_DIR / "guard.wat").read_text()
+
+
+def test_guardrail_settings():
+    config = packr.Config(fuel=True, timer_tick=0.0005, max_wasm_stack=64 << 10, max_module_bytes=1 << 20,
+                          signals_based_traps=False)
+    with packr.Runtime(config) as rt, rt.load(GUARD) as module, module.instantiate(timeout=0.005) as inst:
+        assert inst.fuel() == 2**64 - 1  # fuel is counted
+        with pytest.raises(packr.Timeout, match="timeout of 5 ms"):  # timed by the 0.5 ms tick
+            inst.call("spin")
+        assert inst.call("deep", 1000) == 1000
+        with pytest.raises(packr.TrapError, match="call stack exhausted"):  # the 64 KiB stack
+            inst.call("deep", 10_000)
+    with packr.Runtime(packr.Config(max_wasm_stack=16 << 10)) as rt, rt.load(GUARD) as module:
+        with module.instantiate() as inst:
+            with pytest.raises(packr.TrapError, match="call stack exhausted"):
+                inst.call("deep", 1000)
+
+
+def test_traps_without_signal_handlers():
+    with packr.Runtime(packr.Config(signals_based_traps=False)) as rt, rt.load(CALC) as module:
+        with module.instantiate() as inst:
+            with pytest.raises(packr.TrapError, match="integer divide by zero"):
+                inst.call("div", 1, 0)
+            with pytest.raises(packr.TrapError, match="out of bounds"):
+                inst.call("sum_bytes", 65536, 1)
+            assert inst.call("div", 7, 2) == 3
+
+
+def test_max_module_bytes_refuses_larger_modules():
+    size = len(GUARD.encode("utf-8"))
+    with packr.Runtime(packr.Config(max_module_bytes=size - 1)) as rt:
+        with pytest.raises(packr.LimitError) as caught:
+            rt.load(GUARD)
+        assert caught.value.status_name == "PACKR_ERR_LIMIT"
+        assert caught.value.message == (
+            f"the module is {size} bytes, above this runtime's limit of {size - 1} (Config.max_module_bytes)")
+    for unlimited in (0, size):
+        with packr.Runtime(packr.Config(max_module_bytes=unlimited)) as rt, rt.load(GUARD) as module:
+            assert module.exports[0] == packr.Export("memory", "memory")
 
 
 def test_config_must_be_a_config():

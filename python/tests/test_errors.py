@@ -68,7 +68,7 @@ def test_every_status_has_its_class():
         packr.EngineMismatchError, packr.LinkError, packr.NotFoundError, packr.TypeMismatchError,
         packr.TrapError, packr.OutOfBoundsError, packr.BusyError, packr.PanicError,
         packr.InstantiateError, packr.PoolExhaustedError, packr.ResourceError, packr.HostError,
-        packr.ExitError, packr.GuestError,
+        packr.ExitError, packr.GuestError, packr.Timeout, packr.Interrupted, packr.OutOfFuel, packr.LimitError,
     ]
     from packr._errors import error_for
 
