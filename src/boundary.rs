@@ -2,28 +2,46 @@
 //! and the handle casts. Every `extern "C"` function is a thin shell over these.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::error::{packr_status, Error, Result, PACKR_ERR_INVALID_ARGUMENT, PACKR_ERR_NULL_POINTER, PACKR_ERR_PANIC, PACKR_OK};
 
+/// Room the last-error buffer keeps from its first use: most messages fit, so recording one
+/// reuses the buffer instead of allocating (which matters when memory is short).
+const LAST_ERROR_ROOM: usize = 1024;
+
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// This thread's last error: NUL-terminated bytes, empty for none.
+    static LAST_ERROR: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Records `message` as this thread's last error.
+/// Records `message` as this thread's last error, in place.
 fn set_last_error(message: &str) {
-    // Interior NULs would cut the C string short; nothing in a message needs them.
-    let text = CString::new(message.replace('\0', "\u{fffd}")).unwrap_or_default();
     // During thread teardown the slot may be gone; losing the message then is harmless.
-    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = text);
+    let _ = LAST_ERROR.try_with(|slot| {
+        let mut text = slot.borrow_mut();
+        text.clear();
+        text.reserve(LAST_ERROR_ROOM.max(message.len() + 1));
+        // Interior NULs would cut the C string short; nothing in a message needs them.
+        for piece in message.split('\0').enumerate() {
+            if piece.0 > 0 {
+                text.extend_from_slice("\u{fffd}".as_bytes());
+            }
+            text.extend_from_slice(piece.1.as_bytes());
+        }
+        text.push(0);
+    });
 }
 
 /// The pointer `packr_last_error` hands out: valid until this thread's next failing call.
 pub(crate) fn last_error_ptr() -> *const c_char {
     LAST_ERROR
-        .try_with(|slot| slot.borrow().as_ptr())
+        .try_with(|slot| {
+            let text = slot.borrow();
+            if text.is_empty() { c"".as_ptr() } else { text.as_ptr().cast() }
+        })
         .unwrap_or(c"".as_ptr())
 }
 
@@ -225,7 +243,7 @@ mod tests {
     #[test]
     fn pointer_checks_name_the_argument() {
         let err = unsafe { arg::<u8>(std::ptr::null(), "runtime") }.unwrap_err();
-        assert_eq!((err.status, err.message.as_str()), (PACKR_ERR_NULL_POINTER, "`runtime` is NULL"));
+        assert_eq!((err.status, &*err.message), (PACKR_ERR_NULL_POINTER, "`runtime` is NULL"));
         assert!(unsafe { slice::<u8>(std::ptr::null(), 0, "buf") }.unwrap().is_empty());
         assert_eq!(unsafe { slice::<u8>(std::ptr::null(), 1, "buf") }.unwrap_err().status, PACKR_ERR_NULL_POINTER);
         let big = unsafe { slice::<u64>(std::ptr::dangling::<u64>(), usize::MAX / 4, "args") }.unwrap_err();

@@ -3,8 +3,9 @@
 //! Every fallible call returns a `packr_status`. The numbers are part of the ABI: they are
 //! explicit, stable, and never reused. A retired number stays here as a comment.
 
+use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::boundary::{guard_value, last_error_ptr};
 
@@ -145,7 +146,9 @@ pub extern "C" fn packr_status_name(status: i32) -> *const c_char {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub status: packr_status,
-    pub message: String,
+    /// Static where the failure may come from running out of memory, so that reporting it
+    /// allocates nothing.
+    pub message: Cow<'static, str>,
     /// The code a guest passed to `proc_exit`, with `PACKR_ERR_EXIT`.
     pub exit_code: Option<i32>,
     /// Why packr stopped the guest, with `PACKR_ERR_TIMEOUT`, `_INTERRUPTED` and `_OUT_OF_FUEL`:
@@ -156,7 +159,7 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(status: packr_status, message: impl Into<String>) -> Self {
+    pub fn new(status: packr_status, message: impl Into<Cow<'static, str>>) -> Self {
         Error { status, message: message.into(), exit_code: None, stopped: None }
     }
 
@@ -164,6 +167,9 @@ impl Error {
     /// turns wasmtime's errors into statuses.
     pub(crate) fn wasmtime(phase: Phase, err: &wasmtime::Error) -> Self {
         match phase {
+            Phase::Engine if out_of_memory(err) => {
+                Error::new(PACKR_ERR_RESOURCE, "cannot create the engine: the operating system refused memory or address space (ENOMEM)")
+            }
             Phase::Engine => Error::new(PACKR_ERR_RESOURCE, format!("cannot create the engine: {}", cause_chain(err))),
             Phase::Compile => Error::new(PACKR_ERR_COMPILE, format!("cannot compile module: {}", cause_chain(err))),
             Phase::Link => Error::new(PACKR_ERR_LINK, format!("cannot link module: {}", cause_chain(err))),
@@ -295,19 +301,44 @@ fn instantiation_error(err: &wasmtime::Error) -> Error {
             format!("the instance pool is exhausted: {full}; free an instance, or raise the pool's limits"),
         );
     }
-    // wasmtime reports a refused mmap as rustix's errno, which is not a public type here;
-    // ENOMEM's text is what tells it apart from other failures.
-    if err.root_cause().to_string().contains(&format!("(os error {})", libc::ENOMEM)) {
+    if out_of_memory(err) {
+        // The message is static: the process may be short of memory for a formatted one.
         return Error::new(
             PACKR_ERR_RESOURCE,
-            format!(
-                "cannot instantiate module: {}; where virtual memory is limited, a smaller \
-                 packr_config_set_memory_reservation or a pooled runtime helps",
-                cause_chain(err)
-            ),
+            "cannot instantiate module: the operating system refused memory or address space (ENOMEM); \
+             where virtual memory is limited, a smaller packr_config_set_memory_reservation or a pooled runtime helps",
         );
     }
     Error::new(PACKR_ERR_INSTANTIATE, format!("cannot instantiate module: {}", cause_chain(err)))
+}
+
+/// Whether the root cause of `err` is ENOMEM. wasmtime reports a refused mmap as rustix's
+/// errno, which is not a public type here, so its text decides: scanned as it is formatted,
+/// without allocating.
+fn out_of_memory(err: &wasmtime::Error) -> bool {
+    const NEEDLE: &[u8] = b"(os error 12)";
+    const _: () = assert!(libc::ENOMEM == 12);
+    /// Matches NEEDLE across the pieces `Display` writes (it has no repeated prefix, so a
+    /// mismatch restarts cleanly).
+    struct Scan {
+        matched: usize,
+        found: bool,
+    }
+    impl fmt::Write for Scan {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            for &b in piece.as_bytes() {
+                self.matched = if b == NEEDLE[self.matched] { self.matched + 1 } else { usize::from(b == NEEDLE[0]) };
+                if self.matched == NEEDLE.len() {
+                    self.found = true;
+                    self.matched = 0;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut scan = Scan { matched: 0, found: false };
+    let _ = write!(scan, "{}", err.root_cause());
+    scan.found
 }
 
 /// The chain of an error on one line, outermost context first, without the wasm backtrace
@@ -330,6 +361,18 @@ impl fmt::Display for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_memory_is_found_in_the_root_cause() {
+        let enomem = wasmtime::Error::new(std::io::Error::from_raw_os_error(libc::ENOMEM)).context("mmap failed");
+        assert!(out_of_memory(&enomem));
+        assert_eq!(Error::wasmtime(Phase::Instantiate, &enomem).status, PACKR_ERR_RESOURCE);
+        assert!(matches!(Error::wasmtime(Phase::Instantiate, &enomem).message, Cow::Borrowed(_)), "allocates nothing");
+        let other = wasmtime::Error::new(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(!out_of_memory(&other));
+        assert!(!out_of_memory(&wasmtime::Error::msg("(os error 1) (os error 1")));
+        assert!(out_of_memory(&wasmtime::Error::msg("x (os error (os error 12)")));
+    }
 
     #[test]
     fn names_are_unique_and_in_number_order() {

@@ -186,7 +186,7 @@ impl HostFunc {
         }
         for i in 0..nr {
             if let Err(e) = results[i].check(kinds[i], "result", i) {
-                return Err(self.failure(e.message));
+                return Err(self.failure(e.message.into_owned()));
             }
             space[i].write(results[i].raw());
         }
@@ -202,7 +202,7 @@ impl HostFunc {
         // SAFETY: wasmtime passes the four i32 arguments initialised (the pack shape).
         let arg = |i: usize| unsafe { space[i].assume_init_ref() }.get_i32();
         let (in_ptr, in_len, ptr_slot, len_slot) = (arg(0), arg(1), arg(2), arg(3));
-        let input = pack::import_input(caller, in_ptr, in_len).map_err(|e| self.failure(e.message))?;
+        let input = pack::import_input(caller, in_ptr, in_len).map_err(|e| self.failure(e.message.into_owned()))?;
         let mut ctx = packr_caller::serving_bytes(caller);
         let input_ptr = if input.is_empty() { std::ptr::null() } else { input.as_ptr() };
         // SAFETY: the pointers are valid for the call; the callback's contract is the host's.
@@ -217,14 +217,14 @@ impl HostFunc {
             }
         };
         let returned = if code == -1 {
-            pack::take_back(caller, returned).map_err(|e| self.failure(e.message))?;
+            pack::take_back(caller, returned).map_err(|e| self.failure(e.message.into_owned()))?;
             pack::Returned::default()
         } else {
             returned
         };
         if let Err(e) = pack::import_result(caller, ptr_slot, len_slot, returned) {
             let _ = pack::take_back(caller, returned);
-            return Err(self.failure(e.message));
+            return Err(self.failure(e.message.into_owned()));
         }
         space[0].write(ValRaw::i32(code));
         Ok(())
