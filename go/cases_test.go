@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const casesDir = "../tests/cases"
@@ -74,22 +75,37 @@ func runCases(t *testing.T) {
 func runCase(t *testing.T, file, kind, export string, args []any, nresults int) ([]any, error) {
 	wasm, err := os.ReadFile(filepath.Join(casesDir, file))
 	mustNoErr(t, err)
-	rt := newTestRuntime(t)
-	if kind == "hostcall" || kind == "instantiate_host" {
-		rt = caseHostRuntime(t, rt)
+	var rt *Runtime
+	var cfg InstanceConfig // the guardrail ops' settings
+	switch kind {
+	case "hostcall", "instantiate_host":
+		rt = caseHostRuntime(t, newTestRuntime(t))
+	case "timeout":
+		rt, cfg.Timeout = newTestRuntime(t), 10*time.Millisecond
+	case "fuel":
+		fuel := uint64(10_000)
+		rt, cfg.Fuel = newConfigRuntime(t, Config{Fuel: true}), &fuel
+	case "limit":
+		rt, cfg.MemoryLimit, cfg.TableLimit = newTestRuntime(t), 262_144, 10
+	default:
+		rt = newTestRuntime(t)
 	}
 	m, err := op(rt.Load(wasm))
 	if err != nil || kind == "load" {
 		return []any{}, err
 	}
 	defer m.Close()
-	inst, err := op(m.Instantiate())
-	if err != nil || kind == "instantiate" || kind == "instantiate_host" {
+	spawn := m.Instantiate
+	if kind == "timeout" || kind == "fuel" || kind == "limit" {
+		spawn = func() (*Instance, error) { return m.InstantiateWith(cfg) }
+	}
+	inst, err := op(spawn())
+	if err != nil || kind == "instantiate" || kind == "instantiate_host" || export == "-" {
 		return []any{}, err
 	}
 	defer inst.Close()
 	switch kind {
-	case "call", "hostcall":
+	case "call", "hostcall", "timeout", "fuel", "limit":
 		return op(inst.call(export, args, nresults))
 	case "global_get":
 		v, err := op(inst.GetGlobal(export))

@@ -3,7 +3,12 @@ package packr
 // #include "shim.h"
 import "C"
 
-import "strconv"
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
 
 // OptLevel is Cranelift's optimisation level. The zero value, OptDefault, leaves packr's
 // default (OptSpeed).
@@ -64,6 +69,33 @@ type Config struct {
 	PoolKeepResident       *uint64
 	DisablePoolPagemapScan bool   // don't use the PAGEMAP_SCAN ioctl to find the pages to reset
 	PoolDecommitBatch      uint32 // freed pooled slots returned to the kernel per batch: 1 to 4096
+
+	// Guardrails (see the package overview). Each instance's own limits are set in its
+	// InstanceConfig.
+
+	// Fuel makes the engine count fuel: every instance gets a tank its guest's
+	// instructions drain (InstanceConfig.Fuel, else as good as unlimited), and a call that
+	// runs dry stops with ErrOutOfFuel. Counting makes guest code slower (10-30% on
+	// compute-heavy guests); for wall-clock bounds a timeout costs nothing.
+	Fuel bool
+	// TimerTick is how often the engine's timer ticks while a call with a timeout runs:
+	// 100µs to 1s, rounded up to whole microseconds; 0 keeps packr's default (1 ms). A
+	// timeout fires within about two ticks of its deadline.
+	TimerTick time.Duration
+	// MaxWasmStack is the most stack a guest's frames may use in one call, in bytes: 16 KiB
+	// to 64 MiB; 0 keeps packr's default (512 KiB). Deeper recursion is ErrTrap ("call stack
+	// exhausted"), on any goroutine.
+	MaxWasmStack uint64
+	// MaxModuleBytes is the largest module Runtime.Load accepts, in bytes of wasm or text;
+	// a larger one is ErrLimit, refused before compiling. 0 (the default) is no limit.
+	// Hosts compiling modules they did not write should set it.
+	MaxModuleBytes uint64
+	// DisableSignalsBasedTraps makes compiled code check bounds and divisions itself
+	// instead of relying on signal handlers (slower guest code, about 10-40%), for
+	// processes whose signal handlers cannot pass on the signals wasmtime's handle. Go
+	// installs its own handlers at startup, before any engine, and wasmtime's pass what is
+	// not theirs on to them, so Go hosts rarely need it.
+	DisableSignalsBasedTraps bool
 }
 
 // NewRuntimeWithConfig creates a runtime with its own engine configured by cfg. The caller
@@ -120,6 +152,24 @@ func NewRuntimeWithConfig(cfg Config) (*Runtime, error) {
 	if ok(cfg.PoolDecommitBatch != 0) {
 		st = C.packr_go_config_set_pool_decommit_batch(c, C.uint32_t(cfg.PoolDecommitBatch), &msg)
 	}
+	if ok(cfg.Fuel) {
+		st = C.packr_go_config_set_fuel(c, true, &msg)
+	}
+	if ok(cfg.TimerTick != 0) {
+		if cfg.TimerTick < 0 {
+			return nil, newError(StatusInvalidArgument, fmt.Sprintf("Config.TimerTick %v is negative", cfg.TimerTick))
+		}
+		st = C.packr_go_config_set_timer_tick_us(c, C.uint64_t(roundUp(cfg.TimerTick, time.Microsecond)), &msg)
+	}
+	if ok(cfg.MaxWasmStack != 0) {
+		st = C.packr_go_config_set_max_wasm_stack(c, C.size_t(min(cfg.MaxWasmStack, uint64(math.MaxUint))), &msg)
+	}
+	if ok(cfg.MaxModuleBytes != 0) {
+		st = C.packr_go_config_set_max_module_bytes(c, C.uint64_t(cfg.MaxModuleBytes), &msg)
+	}
+	if ok(cfg.DisableSignalsBasedTraps) {
+		st = C.packr_go_config_set_signals_based_traps(c, false, &msg)
+	}
 	if err := check(st, msg); err != nil {
 		return nil, err
 	}
@@ -129,4 +179,13 @@ func NewRuntimeWithConfig(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	return newRuntime(out), nil
+}
+
+// roundUp is d in whole units, rounded up so that a positive d is never 0. d ≥ 0.
+func roundUp(d, unit time.Duration) uint64 {
+	n := uint64(d / unit)
+	if d%unit != 0 {
+		n++
+	}
+	return n
 }

@@ -161,6 +161,39 @@
 //	upper, _ := cached.Func("via_host")
 //	out, err := inst.CallFuncBytes(upper, payload) // payload is read in place
 //
+// # Guardrails
+//
+// A host running guests it did not write bounds each instance in its InstanceConfig:
+// Timeout stops a call that runs too long (ErrTimeout); Fuel meters the guest's
+// instructions on a runtime made with Config.Fuel (ErrOutOfFuel; Instance.AddFuel
+// refills the tank, Instance.Fuel reads it); MemoryLimit and TableLimit cap growth
+// (memory.grow and table.grow return -1 to the guest, and a module that starts above them
+// is ErrLimit). Instance.Interrupt stops the running call from any goroutine
+// (ErrInterrupted), and CallContext, CallFuncContext, CallBytesContext,
+// CallFuncBytesContext and RunContext stop their call when its context is done, with an
+// error that is both the context's and ErrInterrupted:
+//
+//	inst, err := m.InstantiateWith(packr.InstanceConfig{
+//		Timeout:     100 * time.Millisecond, // each call, whatever the caller's context
+//		MemoryLimit: 64 << 20,
+//	})
+//	if err != nil { ... } // ErrLimit: the module's memory starts above 64 MiB
+//	defer inst.Close()
+//	ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+//	defer cancel()
+//	res, err := inst.CallContext(ctx, "handle", n)
+//	switch {
+//	case errors.Is(err, context.Canceled): // the client went away; also ErrInterrupted
+//	case errors.Is(err, packr.ErrTimeout): // the guest ran past 100 ms
+//	}
+//
+// Every stop leaves the instance usable, its memory as the guest left it. Host functions
+// are never stopped in the middle: the guest stops once the host function returns. For the
+// whole engine, Config.MaxModuleBytes refuses larger modules before compiling (ErrLimit),
+// Config.MaxWasmStack bounds guest recursion (deeper is ErrTrap, "call stack exhausted",
+// on any goroutine), Config.TimerTick sets how precisely timeouts fire, and
+// Config.DisableSignalsBasedTraps makes traps work without signal handlers.
+//
 // By default the package links the library built in this repository
 // (cargo build --release); build with -tags packr_pkgconfig to find an installed packr
 // through pkg-config instead.

@@ -31,6 +31,10 @@ const (
 	StatusHost            int32 = C.PACKR_ERR_HOST
 	StatusExit            int32 = C.PACKR_ERR_EXIT
 	StatusGuest           int32 = C.PACKR_ERR_GUEST
+	StatusTimeout         int32 = C.PACKR_ERR_TIMEOUT     // InstanceConfig.Timeout stopped the call
+	StatusInterrupted     int32 = C.PACKR_ERR_INTERRUPTED // Instance.Interrupt or a done context stopped it
+	StatusOutOfFuel       int32 = C.PACKR_ERR_OUT_OF_FUEL // the guest used up its fuel
+	StatusLimit           int32 = C.PACKR_ERR_LIMIT       // a module or instance is above its limit
 )
 
 // Error is a failed packr operation: the status the core returned (or the one this
@@ -93,6 +97,22 @@ var (
 	ErrHost            = newError(StatusHost, "")
 	ErrExit            = newError(StatusExit, "")  // also an *ExitError when a call ended this way
 	ErrGuest           = newError(StatusGuest, "") // a pack call's guest failed; see also Host.DefineBytes
+
+	// ErrTimeout: the call ran past its instance's timeout (InstanceConfig.Timeout,
+	// Instance.SetTimeout) and was stopped; the message names the timeout. The instance
+	// stays usable.
+	ErrTimeout = newError(StatusTimeout, "")
+	// ErrInterrupted: the call was stopped by Instance.Interrupt, or by its context
+	// (Instance.CallContext; the error then also matches the context's error). The
+	// instance stays usable.
+	ErrInterrupted = newError(StatusInterrupted, "")
+	// ErrOutOfFuel: the guest used up its fuel (InstanceConfig.Fuel); Instance.AddFuel
+	// gives it more. The instance stays usable.
+	ErrOutOfFuel = newError(StatusOutOfFuel, "")
+	// ErrLimit: a module larger than Config.MaxModuleBytes, or an instance whose memory or
+	// table starts above InstanceConfig.MemoryLimit or TableLimit; the message names the
+	// limit.
+	ErrLimit = newError(StatusLimit, "")
 )
 
 // ErrClosed is returned by any method of a Runtime, Module, Instance, Host or Func after
@@ -118,20 +138,33 @@ func checkErr(st C.packr_status, msg *C.char) *Error {
 		m = C.GoString(msg)
 		C.free(unsafe.Pointer(msg))
 	}
-	if st == C.PACKR_ERR_INVALID_ARGUMENT || st == C.PACKR_ERR_LINK {
+	switch st {
+	case C.PACKR_ERR_INVALID_ARGUMENT, C.PACKR_ERR_LINK, C.PACKR_ERR_LIMIT:
 		m = goNames.Replace(m)
+	case C.PACKR_ERR_INTERRUPTED, C.PACKR_ERR_OUT_OF_FUEL:
+		// packr's own first line; a wasm backtrace naming guest functions may follow.
+		first, rest, more := strings.Cut(m, "\n")
+		if m = goNames.Replace(first); more {
+			m += "\n" + rest
+		}
 	}
 	return newError(int32(st), m)
 }
 
-// goNames rewrites the C names packr's messages suggest into this package's. Only
-// INVALID_ARGUMENT and LINK messages name them (other messages may quote guest text).
+// goNames rewrites the C names packr's messages suggest into this package's. Only the
+// statuses checkErr lists name them (other messages may quote guest text).
 var goNames = strings.NewReplacer(
 	"packr_host_define_wasi", "Host.DefineWASI",
 	"set PACKR_WASI_CAPTURE on its instance config", "set WASICapture in its WASIConfig",
 	"PACKR_WASI_INHERIT", "WASIInherit",
 	"PACKR_WASI_DISCARD", "WASIDiscard",
 	"PACKR_WASI_CAPTURE", "WASICapture",
+	"packr_config_set_fuel", "Config.Fuel",
+	"packr_config_set_max_module_bytes", "Config.MaxModuleBytes",
+	"packr_instance_config_set_memory_limit", "InstanceConfig.MemoryLimit",
+	"packr_instance_config_set_table_limit", "InstanceConfig.TableLimit",
+	"packr_instance_interrupt", "Instance.Interrupt or a done context",
+	"packr_instance_add_fuel", "Instance.AddFuel",
 )
 
 // ExitError is the error of a call that ended because the guest called WASI's proc_exit

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -215,8 +216,8 @@ func (m *Module) Instantiate() (*Instance, error) {
 }
 
 // InstanceConfig holds the per-instance settings of Module.InstantiateWith. Its zero value
-// gives what Instantiate gives; later settings (limits) join it, each defaulting to
-// today's behaviour.
+// gives what Instantiate gives: every zero field keeps packr's default. It is only read
+// during InstantiateWith, so one InstanceConfig may serve many instances.
 type InstanceConfig struct {
 	// WASI, when not nil, sets the instance's WASI preview 1 context: arguments,
 	// environment, streams and directories (see WASIConfig). It needs a runtime whose host
@@ -231,11 +232,46 @@ type InstanceConfig struct {
 	// called into the instance). It stays reachable until the instance is closed (or
 	// collected; if Data refers to the Instance itself, only Close releases them).
 	Data any
+
+	// Guardrails (see the package overview).
+
+	// Timeout stops every call into the instance that runs longer, with ErrTimeout: its
+	// start function (and a reactor's _initialize) during InstantiateWith, and each Call,
+	// CallFunc, CallBytes, Run and their forms. It is rounded up to whole milliseconds; 0
+	// (the default) is no timeout, and a negative one is ErrInvalidArgument. A host
+	// function is never stopped in the middle: the guest stops at its next function call
+	// or loop iteration after the host function returns. Instance.SetTimeout changes it
+	// later.
+	Timeout time.Duration
+
+	// Fuel is the fuel the instance starts with, for a runtime whose engine counts fuel
+	// (Config.Fuel; on another runtime InstantiateWith is ErrInvalidArgument). Calls drain
+	// it as the guest runs, roughly one unit per wasm instruction, and a call that runs dry
+	// stops with ErrOutOfFuel; Instance.AddFuel refills it. nil (the default) starts a
+	// fuel-counting instance with as good as unlimited fuel; a pointer because 0 is a
+	// setting of its own:
+	//
+	//	fuel := uint64(1_000_000)
+	//	inst, err := m.InstantiateWith(packr.InstanceConfig{Fuel: &fuel})
+	Fuel *uint64
+
+	// MemoryLimit is the most bytes each of the instance's linear memories may hold.
+	// Past it the guest's memory.grow returns -1, as the spec allows (not an error); a
+	// module whose memory starts larger fails to instantiate with ErrLimit. 0 (the
+	// default) is no limit beyond wasm's own. A pooled runtime's PoolMemoryBytes bounds
+	// memories as well: the smaller holds.
+	MemoryLimit uint64
+
+	// TableLimit is MemoryLimit for tables, in elements: table.grow past it returns -1, a
+	// table that starts larger is ErrLimit, and 0 (the default) is no limit.
+	TableLimit uint64
 }
 
-// InstantiateWith is Instantiate with the settings in cfg, such as the instance's data and
-// its WASI context. A WASIConfig setting packr refuses fails here: ErrInvalidArgument
-// naming the field, or ErrNotFound for a preopen whose host directory does not exist.
+// InstantiateWith is Instantiate with the settings in cfg, such as the instance's data, its
+// WASI context and its guardrails. A setting packr refuses fails here: ErrInvalidArgument
+// naming the field, ErrNotFound for a preopen whose host directory does not exist, or
+// ErrLimit for a memory or table that starts above its limit. A start function that runs
+// past cfg.Timeout is ErrTimeout.
 func (m *Module) InstantiateWith(cfg InstanceConfig) (*Instance, error) {
 	return m.instantiate(cfg, true)
 }
@@ -246,12 +282,11 @@ func (m *Module) instantiate(cfg InstanceConfig, withState bool) (*Instance, err
 	if m.ptr == nil {
 		return nil, ErrClosed
 	}
-	var ccfg *C.packr_instance_config
-	if cfg.WASI != nil {
-		var err error
-		if ccfg, err = cfg.WASI.cConfig(); err != nil {
-			return nil, err
-		}
+	ccfg, err := cfg.cConfig()
+	if err != nil {
+		return nil, err
+	}
+	if ccfg != nil {
 		defer C.packr_instance_config_free(ccfg)
 	}
 	var state *instState

@@ -84,6 +84,26 @@ static inline packr_status packr_go_config_set_pool_decommit_batch(packr_config 
   PACKR_GO_SHIM(packr_config_set_pool_decommit_batch(c, v));
 }
 
+static inline packr_status packr_go_config_set_fuel(packr_config *c, bool v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_fuel(c, v));
+}
+
+static inline packr_status packr_go_config_set_timer_tick_us(packr_config *c, uint64_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_timer_tick_us(c, v));
+}
+
+static inline packr_status packr_go_config_set_max_wasm_stack(packr_config *c, size_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_max_wasm_stack(c, v));
+}
+
+static inline packr_status packr_go_config_set_max_module_bytes(packr_config *c, uint64_t v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_max_module_bytes(c, v));
+}
+
+static inline packr_status packr_go_config_set_signals_based_traps(packr_config *c, bool v, char **err) {
+  PACKR_GO_SHIM(packr_config_set_signals_based_traps(c, v));
+}
+
 static inline packr_status packr_go_runtime_new_with_config(const packr_config *c, packr_runtime **out, char **err) {
   PACKR_GO_SHIM(packr_runtime_new_with_config(c, out));
 }
@@ -408,6 +428,33 @@ static inline packr_status packr_go_instance_config_set_wasi_capture_limit(packr
 
 static inline packr_status packr_go_instance_config_wasi_preopen_dir(packr_instance_config *c, const char *host, const char *guest, bool writable, char **err) {
   PACKR_GO_SHIM(packr_instance_config_wasi_preopen_dir(c, host, guest, writable));
+}
+
+/* Guardrails: an instance config's limits, and the instance functions that set or read
+ * them. Interrupting and setting a timeout never touch the store; the fuel functions do. */
+
+static inline packr_status packr_go_instance_config_set_timeout_ms(packr_instance_config *c, uint64_t ms, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_timeout_ms(c, ms));
+}
+
+static inline packr_status packr_go_instance_config_set_fuel(packr_instance_config *c, uint64_t fuel, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_fuel(c, fuel));
+}
+
+static inline packr_status packr_go_instance_config_set_memory_limit(packr_instance_config *c, uint64_t bytes, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_memory_limit(c, bytes));
+}
+
+static inline packr_status packr_go_instance_config_set_table_limit(packr_instance_config *c, uint64_t elements, char **err) {
+  PACKR_GO_SHIM(packr_instance_config_set_table_limit(c, elements));
+}
+
+static inline packr_status packr_go_instance_add_fuel(packr_instance *in, uint64_t fuel, char **err) {
+  PACKR_GO_SHIM(packr_instance_add_fuel(in, fuel));
+}
+
+static inline packr_status packr_go_instance_fuel(packr_instance *in, uint64_t *out, char **err) {
+  PACKR_GO_SHIM(packr_instance_fuel(in, out));
 }
 
 /* Captured WASI output. */

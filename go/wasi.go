@@ -121,23 +121,6 @@ type WASIConfig struct {
 	Preopens []Preopen
 }
 
-// cConfig builds packr's instance config for c; the caller frees it.
-func (c *WASIConfig) cConfig() (*C.packr_instance_config, error) {
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
-	var cfg *C.packr_instance_config
-	var msg *C.char
-	if err := check(C.packr_go_instance_config_new(&cfg, &msg), msg); err != nil {
-		return nil, err
-	}
-	if err := c.apply(cfg); err != nil {
-		C.packr_instance_config_free(cfg)
-		return nil, err
-	}
-	return cfg, nil
-}
-
 // validate checks the strings here, so errors name the Go fields.
 func (c *WASIConfig) validate() error {
 	bad := func(field, s string) error {
@@ -265,6 +248,9 @@ func (i *Instance) Run() (int, error) {
 		return 0, ErrClosed
 	}
 	r := C.packr_go_instance_run(i.ptr)
+	for r.st != C.PACKR_OK && i.retry(r.st, r.err) {
+		r = C.packr_go_instance_run(i.ptr)
+	}
 	runtime.KeepAlive(i)
 	if r.st != C.PACKR_OK {
 		return 0, i.failed(r.st, checkErr(r.st, r.err))
