@@ -1513,6 +1513,19 @@ void packr_instance_free(struct packr_instance *instance);
 packr_status packr_instance_interrupt(const struct packr_instance *instance);
 
 /**
+ * Stops the instance's call running at this moment with `PACKR_ERR_INTERRUPTED`, as
+ * `packr_instance_interrupt` does, but never a later call: when no call is running, or the
+ * call ends before the request lands, it does nothing. For cancelling one call (a Go
+ * context, a request's deadline) without the risk of stopping the instance's next call.
+ *
+ * Callable as `packr_instance_interrupt` is: any thread, any time, never blocks,
+ * async-signal-safe; must not race with `packr_instance_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_instance_interrupt_call(const struct packr_instance *instance);
+
+/**
  * Makes an interrupter for the instance (see `packr_interrupter`). On success writes it to
  * `*interrupter_out`; the caller owns it and frees it with `packr_interrupter_free`.
  *
@@ -1528,6 +1541,14 @@ packr_status packr_instance_interrupter(const struct packr_instance *instance, s
  * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe and async-signal-safe.
  */
 packr_status packr_interrupter_interrupt(const struct packr_interrupter *interrupter);
+
+/**
+ * Stops the interrupter's instance's running call as `packr_instance_interrupt_call` does
+ * (never a later call); a no-op once that instance is freed.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe and async-signal-safe.
+ */
+packr_status packr_interrupter_interrupt_call(const struct packr_interrupter *interrupter);
 
 /**
  * Frees an interrupter. NULL is a no-op. Must not be called twice.

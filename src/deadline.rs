@@ -155,24 +155,58 @@ fn run(shared: &Shared) {
     }
 }
 
-/// An instance's stop flag, shared by the instance, its store and its interrupters.
+/// An instance's stop flags, shared by the instance, its store and its interrupters.
 pub(crate) struct Interrupt {
+    /// Stop the running call, or the next one (`packr_instance_interrupt`).
     requested: AtomicBool,
+    /// The instance's calls into the guest, counted twice each: odd while one runs. Written
+    /// only by the thread holding the instance, so plain stores do.
+    calls: AtomicU64,
+    /// The `calls` value of the one call to stop (`packr_instance_interrupt_call`): a value
+    /// no later call has, so a request that comes too late never stops another call.
+    stop_call: AtomicU64,
     engine: EngineWeak,
 }
 
 impl Interrupt {
     pub(crate) fn new(engine: EngineWeak) -> Arc<Self> {
-        Arc::new(Interrupt { requested: AtomicBool::new(false), engine })
+        Arc::new(Interrupt { requested: AtomicBool::new(false), calls: AtomicU64::new(0), stop_call: AtomicU64::new(0), engine })
     }
 
-    /// Stops the running call, or the next one. Async-signal-safe apart from the engine
-    /// lookup, which is an atomic increment too.
+    /// Stops the running call, or the next one. Async-signal-safe: atomic operations only
+    /// (the engine lookup included).
     pub(crate) fn request(&self) {
         self.requested.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Stops the call running now, if one is; never a later one.
+    pub(crate) fn request_call(&self) {
+        let call = self.calls.load(Ordering::Acquire);
+        if call % 2 == 1 {
+            self.stop_call.store(call, Ordering::Release);
+            self.wake();
+        }
+    }
+
+    /// Makes every running store of the engine look at its flags now.
+    fn wake(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
         if let Some(engine) = self.engine.upgrade() {
             engine.increment_epoch();
         }
+    }
+
+    /// A call into the guest begins or ends; only the instance's holder calls this.
+    #[inline]
+    pub(crate) fn count_call(&self) {
+        self.calls.store(self.calls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+    }
+
+    /// Whether `request_call` asked to stop the call running now (on the thread running it).
+    fn stopping_this_call(&self) -> bool {
+        let call = self.calls.load(Ordering::Relaxed);
+        call % 2 == 1 && self.stop_call.load(Ordering::Acquire) == call
     }
 }
 
@@ -193,7 +227,9 @@ impl Deadline {
 
 /// The epoch callback: stop for an interrupt or a passed deadline, else look again next tick.
 pub(crate) fn check(interrupt: &Interrupt, deadline: Option<Deadline>) -> wasmtime::Result<UpdateDeadline> {
-    if interrupt.requested.swap(false, Ordering::AcqRel) {
+    if interrupt.requested.swap(false, Ordering::AcqRel)
+        || interrupt.stopping_this_call()
+    {
         return Err(Stopped::Interrupted.into());
     }
     if let Some(deadline) = deadline {

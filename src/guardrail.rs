@@ -45,6 +45,23 @@ pub unsafe extern "C" fn packr_instance_interrupt(instance: *const packr_instanc
     })
 }
 
+/// Stops the instance's call running at this moment with `PACKR_ERR_INTERRUPTED`, as
+/// `packr_instance_interrupt` does, but never a later call: when no call is running, or the
+/// call ends before the request lands, it does nothing. For cancelling one call (a Go
+/// context, a request's deadline) without the risk of stopping the instance's next call.
+///
+/// Callable as `packr_instance_interrupt` is: any thread, any time, never blocks,
+/// async-signal-safe; must not race with `packr_instance_free`.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_instance_interrupt_call(instance: *const packr_instance) -> packr_status {
+    guard(|| {
+        unsafe { arg(instance, "instance") }?.interrupt().request_call();
+        Ok(())
+    })
+}
+
 /// Makes an interrupter for the instance (see `packr_interrupter`). On success writes it to
 /// `*interrupter_out`; the caller owns it and frees it with `packr_interrupter_free`.
 ///
@@ -71,6 +88,18 @@ pub unsafe extern "C" fn packr_instance_interrupter(
 pub unsafe extern "C" fn packr_interrupter_interrupt(interrupter: *const packr_interrupter) -> packr_status {
     guard(|| {
         unsafe { arg(interrupter, "interrupter") }?.interrupt.request();
+        Ok(())
+    })
+}
+
+/// Stops the interrupter's instance's running call as `packr_instance_interrupt_call` does
+/// (never a later call); a no-op once that instance is freed.
+///
+/// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe and async-signal-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn packr_interrupter_interrupt_call(interrupter: *const packr_interrupter) -> packr_status {
+    guard(|| {
+        unsafe { arg(interrupter, "interrupter") }?.interrupt.request_call();
         Ok(())
     })
 }
@@ -237,6 +266,54 @@ mod tests {
         unsafe { packr_interrupter_free(ptr::null_mut()) };
         assert_eq!(unsafe { packr_instance_interrupt(ptr::null()) }, PACKR_ERR_NULL_POINTER);
         assert_eq!(last_error(), "`instance` is NULL");
+    }
+
+    #[test]
+    fn a_call_scoped_interrupt_stops_only_the_running_call() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        let module = host.load(rt, LOOPS);
+        let instance = host.instantiate(module);
+        // Idle: nothing to stop, and nothing left for the next call.
+        assert_eq!(unsafe { packr_instance_interrupt_call(instance) }, PACKR_OK);
+        assert_eq!(first(&call(instance, c"one", &[], 1).1), 1);
+        let mut interrupter = ptr::null_mut();
+        assert_eq!(unsafe { packr_instance_interrupter(instance, &mut interrupter) }, PACKR_OK);
+        let handle = interrupter as usize;
+        for _ in 0..3 {
+            let stopper = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                assert_eq!(unsafe { packr_interrupter_interrupt_call(handle as *const packr_interrupter) }, PACKR_OK);
+            });
+            assert_eq!(call(instance, c"spin", &[], 0).0, PACKR_ERR_INTERRUPTED);
+            stopper.join().unwrap();
+            assert_eq!(first(&call(instance, c"one", &[], 1).1), 1, "the next call runs");
+        }
+        // Many requests racing the end of short calls never stop a later call.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hammer = {
+            let done = std::sync::Arc::clone(&done);
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    unsafe { packr_interrupter_interrupt_call(handle as *const packr_interrupter) };
+                }
+            })
+        };
+        let mut stopped = 0;
+        for _ in 0..20_000 {
+            match call(instance, c"deep", &[i32v(50)], 1).0 {
+                PACKR_OK => {}
+                PACKR_ERR_INTERRUPTED => stopped += 1,
+                other => panic!("{other}: {}", last_error()),
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        hammer.join().unwrap();
+        // Whatever landed, it landed inside the call it was aimed at: an idle request now
+        // leaves nothing behind.
+        assert_eq!(first(&call(instance, c"one", &[], 1).1), 1);
+        println!("{stopped} of 20000 short calls stopped by racing requests");
+        unsafe { packr_interrupter_free(interrupter) };
     }
 
     #[test]

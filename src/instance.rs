@@ -205,7 +205,9 @@ impl packr_instance {
         } else {
             None
         };
+        self.interrupt.count_call();
         let result = stack::with_room(shared.call_stack, || body(&mut live));
+        self.interrupt.count_call();
         if armed.is_some() {
             live.store.data_mut().deadline = None;
         }
