@@ -2090,6 +2090,13 @@ public:
         if (raw_ != nullptr) (void)packr_interrupter_interrupt(raw_);
     }
 
+    /// Stops the instance's call running at this moment (InterruptedError), and never a
+    /// later one: with no call running, or one that ends first, it does nothing. What a
+    /// cancellation of one call wants. Same rules as interrupt().
+    void interrupt_call() const noexcept {
+        if (raw_ != nullptr) (void)packr_interrupter_interrupt_call(raw_);
+    }
+
 private:
     explicit Interrupter(packr_interrupter *raw) noexcept : raw_(raw) {}
 
@@ -2406,6 +2413,13 @@ public:
     /// a thread that may outlive it holds an Interrupter instead.
     void interrupt() const noexcept {
         if (raw_ != nullptr) (void)packr_instance_interrupt(raw_);
+    }
+
+    /// Stops the call running at this moment with InterruptedError, and never a later one:
+    /// with no call running, or one that ends before the request lands, it does nothing.
+    /// Same thread rules as interrupt().
+    void interrupt_call() const noexcept {
+        if (raw_ != nullptr) (void)packr_instance_interrupt_call(raw_);
     }
 
     /// A new Interrupter for this instance: interrupt() from any thread, for as long as it

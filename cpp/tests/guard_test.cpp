@@ -215,6 +215,26 @@ TEST(Interrupter, StopsTheRunningCallFromAnotherThread) {
     EXPECT_EQ(inst.call<int32_t>("one"), 1);
 }
 
+TEST(Interrupt, InterruptCallStopsOnlyTheRunningCall) {
+    Event running;
+    packr::Runtime rt = signalling_runtime([&running] { running.notify(); });
+    packr::Instance inst = rt.load(kSignalling).instantiate(backstop());
+    inst.interrupt_call();  // idle: nothing to stop, nothing left pending
+    EXPECT_EQ(inst.call<int32_t>("one"), 1);
+    packr::Interrupter stop = inst.interrupter();
+    std::thread canceller([&] {
+        running.wait();
+        stop.interrupt_call();
+    });
+    EXPECT_THROW(inst.call("spin"), packr::InterruptedError);
+    running.notify();
+    canceller.join();
+    stop.interrupt_call();  // after the call: a no-op
+    EXPECT_EQ(inst.call<int32_t>("one"), 1);
+    packr::Instance().interrupt_call();
+    packr::Interrupter().interrupt_call();
+}
+
 TEST(Interrupter, OutlivesItsInstance) {
     packr::Runtime rt;
     const packr::Module module = rt.load(guard_wat());
