@@ -102,9 +102,15 @@ static void interrupts(const packr_module *module) {
     printf("interrupt from another thread: the call returned %.3f ms after it was sent\n", stopped - s.sent_ms);
     CHECK(stopped - s.sent_ms < 5000.0);
     CHECK_OK(packr_instance_call(instance, "one", NULL, 0, &one, 1));
+    /* A call-scoped interrupt while idle leaves nothing for the next call. */
+    CHECK_OK(packr_instance_interrupt_call(instance));
+    CHECK_OK(packr_interrupter_interrupt_call(s.interrupter));
+    CHECK_OK(packr_instance_call(instance, "one", NULL, 0, &one, 1));
+    CHECK_STATUS(packr_instance_interrupt_call(NULL), PACKR_ERR_NULL_POINTER);
     /* The interrupter outlives the instance and is then a no-op. */
     packr_instance_free(instance);
     CHECK_OK(packr_interrupter_interrupt(s.interrupter));
+    CHECK_OK(packr_interrupter_interrupt_call(s.interrupter));
     packr_interrupter_free(s.interrupter);
     packr_interrupter_free(NULL);
     CHECK_STATUS(packr_instance_interrupt(NULL), PACKR_ERR_NULL_POINTER);
