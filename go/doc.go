@@ -168,10 +168,10 @@
 // instructions on a runtime made with Config.Fuel (ErrOutOfFuel; Instance.AddFuel
 // refills the tank, Instance.Fuel reads it); MemoryLimit and TableLimit cap growth
 // (memory.grow and table.grow return -1 to the guest, and a module that starts above them
-// is ErrLimit). Instance.Interrupt stops the running call from any goroutine
-// (ErrInterrupted), and CallContext, CallFuncContext, CallBytesContext,
-// CallFuncBytesContext and RunContext stop their call when its context is done, with an
-// error that is both the context's and ErrInterrupted:
+// is ErrLimit). Instance.Interrupt stops the running or next call from any goroutine
+// (ErrInterrupted), Instance.InterruptCall only a running one, and CallContext,
+// CallFuncContext, CallBytesContext, CallFuncBytesContext and RunContext stop their call
+// when its context is done, with an error that is both the context's and ErrInterrupted:
 //
 //	inst, err := m.InstantiateWith(packr.InstanceConfig{
 //		Timeout:     100 * time.Millisecond, // each call, whatever the caller's context

@@ -32,7 +32,7 @@ const (
 	StatusExit            int32 = C.PACKR_ERR_EXIT
 	StatusGuest           int32 = C.PACKR_ERR_GUEST
 	StatusTimeout         int32 = C.PACKR_ERR_TIMEOUT     // InstanceConfig.Timeout stopped the call
-	StatusInterrupted     int32 = C.PACKR_ERR_INTERRUPTED // Instance.Interrupt or a done context stopped it
+	StatusInterrupted     int32 = C.PACKR_ERR_INTERRUPTED // an interrupt or a done context stopped it
 	StatusOutOfFuel       int32 = C.PACKR_ERR_OUT_OF_FUEL // the guest used up its fuel
 	StatusLimit           int32 = C.PACKR_ERR_LIMIT       // a module or instance is above its limit
 )
@@ -102,9 +102,9 @@ var (
 	// Instance.SetTimeout) and was stopped; the message names the timeout. The instance
 	// stays usable.
 	ErrTimeout = newError(StatusTimeout, "")
-	// ErrInterrupted: the call was stopped by Instance.Interrupt, or by its context
-	// (Instance.CallContext; the error then also matches the context's error). The
-	// instance stays usable.
+	// ErrInterrupted: the call was stopped by Instance.Interrupt or InterruptCall, or by
+	// its context (Instance.CallContext; the error then also matches the context's error).
+	// The instance stays usable.
 	ErrInterrupted = newError(StatusInterrupted, "")
 	// ErrOutOfFuel: the guest used up its fuel (InstanceConfig.Fuel); Instance.AddFuel
 	// gives it more. The instance stays usable.
@@ -163,7 +163,7 @@ var goNames = strings.NewReplacer(
 	"packr_config_set_max_module_bytes", "Config.MaxModuleBytes",
 	"packr_instance_config_set_memory_limit", "InstanceConfig.MemoryLimit",
 	"packr_instance_config_set_table_limit", "InstanceConfig.TableLimit",
-	"packr_instance_interrupt", "Instance.Interrupt or a done context",
+	"packr_instance_interrupt", "Instance.Interrupt, InterruptCall or a done context",
 	"packr_instance_add_fuel", "Instance.AddFuel",
 )
 

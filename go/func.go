@@ -221,16 +221,11 @@ func callTyped[R result](inst *Instance, f *Func, args *C.packr_go_vals4, nargs 
 	var st C.packr_status
 	var msg *C.char
 	var result C.packr_val
-	for {
-		if inst.callbacks {
-			ret := C.packr_go_call4(inst.ptr, f.ptr, nil, *args, C.size_t(nargs), nres)
-			st, msg, result = ret.st, ret.err, ret.result
-		} else {
-			st = C.packr_go_call_nc(inst.ptr, f.ptr, nil, &args.v[0], C.size_t(nargs), &result, nres, &msg)
-		}
-		if st == C.PACKR_OK || !inst.retry(st, msg) {
-			break
-		}
+	if inst.callbacks {
+		ret := C.packr_go_call4(inst.ptr, f.ptr, nil, *args, C.size_t(nargs), nres)
+		st, msg, result = ret.st, ret.err, ret.result
+	} else {
+		st = C.packr_go_call_nc(inst.ptr, f.ptr, nil, &args.v[0], C.size_t(nargs), &result, nres, &msg)
 	}
 	runtime.KeepAlive(inst)
 	runtime.KeepAlive(f)

@@ -13,6 +13,8 @@ package packr
 // #cgo nocallback packr_go_instance_config_set_table_limit
 // #cgo noescape packr_instance_interrupt
 // #cgo nocallback packr_instance_interrupt
+// #cgo noescape packr_instance_interrupt_call
+// #cgo nocallback packr_instance_interrupt_call
 // #cgo noescape packr_instance_set_timeout_ms
 // #cgo nocallback packr_instance_set_timeout_ms
 // #cgo noescape packr_go_instance_add_fuel
@@ -29,7 +31,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-	"unsafe"
 )
 
 // cConfig builds packr's instance config for c, or returns nil when c sets nothing packr
@@ -85,32 +86,50 @@ func (c *InstanceConfig) apply(cfg *C.packr_instance_config) error {
 }
 
 // Interrupt stops the call running on the instance with ErrInterrupted or, when none is
-// running, the next call to enter the guest (several interrupts before a call stops count
-// as one). The guest stops at its next function call or loop iteration; a host function
-// running at the time finishes first. The instance stays usable.
+// running, the next call to enter the guest, whoever makes it (several interrupts before a
+// call stops count as one). The guest stops at its next function call or loop iteration;
+// a host function running at the time finishes first. The instance stays usable. To stop
+// only a running call, use InterruptCall; to bound a call by a context, CallContext and
+// its siblings.
 //
 // It may be called from any goroutine at any time, also during a call, concurrently with
 // Close, and from the instance's own host functions; it never waits for a call. After
-// Close it returns ErrClosed and does nothing. To bound a call by a context instead, use
-// CallContext and its siblings.
+// Close it returns ErrClosed and does nothing.
 func (i *Instance) Interrupt() error {
-	if !i.interrupt() {
+	if !i.interrupt(false) {
 		return ErrClosed
 	}
 	return nil
 }
 
-// interrupt requests an interrupt, unless the instance is closed (false). Close clears
-// i.ptr under i.ptrMu before freeing it, so the handle used here is never freed.
-func (i *Instance) interrupt() bool {
+// InterruptCall stops the call running on the instance at this moment with
+// ErrInterrupted, as Interrupt does, but never a later call: on an idle instance, or when
+// the call returns before the request lands, it does nothing. Whether a call that starts
+// or returns at about the same moment is stopped is a race, so it suits a watchdog that
+// stops whatever runs now; CallContext bounds one call for certain.
+//
+// Its thread rules and its ErrClosed are Interrupt's.
+func (i *Instance) InterruptCall() error {
+	if !i.interrupt(true) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// interrupt requests an interrupt of the running call (callOnly) or else of the running or
+// next call, unless the instance is closed (false). Close clears i.ptr under i.ptrMu
+// before freeing it, so the handle used here is never freed.
+func (i *Instance) interrupt(callOnly bool) bool {
 	i.ptrMu.Lock()
 	defer i.ptrMu.Unlock()
 	if i.ptr == nil {
 		return false
 	}
-	// A new request is the caller's to have: no call may retry past it (see markStray).
-	i.stray = false
-	C.packr_instance_interrupt(i.ptr)
+	if callOnly {
+		C.packr_instance_interrupt_call(i.ptr)
+	} else {
+		C.packr_instance_interrupt(i.ptr)
+	}
 	runtime.KeepAlive(i)
 	return true
 }
@@ -167,8 +186,8 @@ func (i *Instance) Fuel() (uint64, error) {
 }
 
 // CallContext is Call bounded by ctx: when ctx is cancelled or its deadline passes while
-// the guest runs, the guest is interrupted (as by Interrupt), and the error matches both
-// ctx's error and ErrInterrupted:
+// the guest runs, the call is interrupted (as by InterruptCall), and the error matches
+// both ctx's error and ErrInterrupted:
 //
 //	ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 //	defer cancel()
@@ -182,8 +201,10 @@ func (i *Instance) Fuel() (uint64, error) {
 // function call or loop iteration after the host function returns, so host functions
 // that block should watch the context themselves (pass it in InstanceConfig.Data).
 //
-// A ctx done just as the call returns, too late to stop it, leaves the call's results; the
-// interrupt it made then does not stop the instance's next call.
+// A ctx done just as the call returns, too late to stop it, leaves the call's results, and
+// never stops the instance's next call. (Calls that overlap are a misuse, see Instance: a
+// ctx done while its call is refused with ErrBusy may stop the call that holds the
+// instance.)
 func (i *Instance) CallContext(ctx context.Context, name string, args ...any) ([]any, error) {
 	var res []any
 	err := i.withContext(ctx, func() (err error) {
@@ -245,11 +266,8 @@ func (i *Instance) withContext(ctx context.Context, call func() error) error {
 	w := &ctxWatch{inst: i}
 	stop := context.AfterFunc(ctx, w.fire)
 	err := call()
-	fired := !stop() && w.end() // ctx was done during the call: its interrupt may outlive it
-	// A call refused with ErrBusy never entered the guest: its interrupt went to the call
-	// that holds the instance (a misuse, see Instance), not to a later one of its own.
-	if e, ok := err.(*Error); fired && !(ok && e.Status == StatusBusy) {
-		i.markStray()
+	if !stop() { // ctx is done: stop the watch before a later call can start
+		w.end()
 	}
 	if err != nil && errors.Is(err, ErrInterrupted) {
 		if cerr := ctx.Err(); cerr != nil {
@@ -263,53 +281,48 @@ func (i *Instance) withContext(ctx context.Context, call func() error) error {
 type ctxWatch struct {
 	inst     *Instance
 	mu       sync.Mutex
-	returned bool // the call has returned: interrupting now would stop a later one
-	fired    bool
+	returned bool          // the call has returned: a request now could stop a later one
+	wake     chan struct{} // made by fire, closed by end
 }
 
-// fire runs on a goroutine of its own once the context is done (context.AfterFunc).
+// fire runs on a goroutine of its own once the context is done (context.AfterFunc). It
+// asks packr to stop the running call until the call returns, because one request may
+// come too early: a ctx done as the call starts may ask before packr counts the call as
+// running, and such a request does nothing (TestContextDoneAsCallStarts). A request that
+// lands stops the call at its next check, so more are made only while the call is just
+// starting or in a host function, at growing intervals.
 func (w *ctxWatch) fire() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.returned {
-		w.fired = w.inst.interrupt()
+	for pause := 50 * time.Microsecond; w.request(); pause = min(2*pause, 50*time.Millisecond) {
+		t := time.NewTimer(pause)
+		select {
+		case <-w.wake:
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
 
-// end stops w from interrupting, waiting for a fire in progress, and reports whether it
-// interrupted.
-func (w *ctxWatch) end() bool {
+// request interrupts the running call unless the call has returned or the instance is
+// closed, and reports whether it did.
+func (w *ctxWatch) request() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.returned {
+		return false
+	}
+	if w.wake == nil {
+		w.wake = make(chan struct{})
+	}
+	return w.inst.interrupt(true)
+}
+
+// end stops w from interrupting, waiting for a request in progress.
+func (w *ctxWatch) end() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.returned = true
-	return w.fired
-}
-
-// markStray records that a context's interrupt may have arrived after its call passed its
-// last check, and so be waiting for the instance's next call. packr keeps such a request
-// for the next call and stops it at its first function entry, before any guest code runs.
-// So a call that ends with ErrInterrupted while stray is set was stopped there (every
-// other request, by Interrupt or a context, clears stray under ptrMu as it is made), and
-// retry makes it again, once. Without this, a cancel arriving as a call returns would stop
-// the next call, perhaps another request's (TestLateContextInterrupt).
-func (i *Instance) markStray() {
-	i.ptrMu.Lock()
-	i.stray = true
-	i.ptrMu.Unlock()
-}
-
-// retry reports whether a call that ended with st was stopped by a stray interrupt (see
-// markStray), so nothing of it ran and it must be made again; it then frees msg.
-func (i *Instance) retry(st C.packr_status, msg *C.char) bool {
-	if st != C.PACKR_ERR_INTERRUPTED {
-		return false
+	if w.wake != nil {
+		close(w.wake)
 	}
-	i.ptrMu.Lock()
-	stray := i.stray
-	i.stray = false
-	i.ptrMu.Unlock()
-	if stray {
-		C.free(unsafe.Pointer(msg))
-	}
-	return stray
 }

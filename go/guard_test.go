@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,7 +210,7 @@ func TestInterrupt(t *testing.T) {
 	done := background(func() error { _, err := op(s.Call("spin")); return err })
 	<-s.started // the guest is running
 	mustNoErr(t, s.Interrupt())
-	wantErr(t, wait(t, done), ErrInterrupted, "the call was interrupted (Instance.Interrupt or a done context)")
+	wantErr(t, wait(t, done), ErrInterrupted, "the call was interrupted (Instance.Interrupt, InterruptCall or a done context)")
 	wantOne(t, s.Instance)
 
 	s.onStart = func() { mustNoErr(t, s.Interrupt()) } // never waits for the call it stops
@@ -387,92 +388,166 @@ func TestCallContextNoLeak(t *testing.T) {
 	}
 }
 
-// TestLateContextInterrupt: a context done just as its call returns must not stop the
-// instance's next call, and the next call is never run twice. The race is real here:
-// cancel runs on another goroutine while bump runs for a few microseconds, and about one
-// cancel in ten lands after the guest's last interrupt check (bump's returns check
-// nothing). n counts how often bump started.
-func TestLateContextInterrupt(t *testing.T) {
-	inst := instantiate(t, load(t, newTestRuntime(t), `(module
+// TestInterruptCall: InterruptCall stops a running call, from another goroutine or the
+// instance's own host function, and leaves nothing for the next call of an idle instance.
+func TestInterruptCall(t *testing.T) {
+	s := newSpinner(t, InstanceConfig{})
+	done := background(func() error { _, err := op(s.Call("spin")); return err })
+	<-s.started
+	mustNoErr(t, s.InterruptCall())
+	wantErr(t, wait(t, done), ErrInterrupted, "interrupted")
+	wantOne(t, s.Instance)
+
+	s.onStart = func() { mustNoErr(t, s.InterruptCall()) }
+	_, err := op(s.Call("spin"))
+	wantErr(t, err, ErrInterrupted, "interrupted")
+	s.onStart = nil
+
+	mustNoErr(t, s.InterruptCall()) // idle: nothing to stop
+	wantOne(t, s.Instance)
+
+	mustNoErr(t, s.Close())
+	if err := s.InterruptCall(); err != ErrClosed {
+		t.Fatalf("InterruptCall after Close: %v", err)
+	}
+}
+
+// lateWat's bump counts its runs in n, calls env.tick (a host function, on instances that
+// have host functions) and recurses d deep: a few microseconds of guest code with
+// interrupt checks, then returns that check nothing.
+const lateWat = `(module
+  (import "env" "tick" (func $tick)) ;; host
   (global $n (export "n") (mut i32) (i32.const 0))
   (func $deep (param i32) (result i32)
     (if (result i32) (i32.eqz (local.get 0))
       (then (i32.const 0))
       (else (i32.add (i32.const 1) (call $deep (i32.sub (local.get 0) (i32.const 1)))))))
-  (func (export "bump") (param i32) (result i32)
+  (func (export "bump") (param $d i32) (result i32)
     (global.set $n (i32.add (global.get $n) (i32.const 1)))
-    (drop (call $deep (local.get 0)))
-    (global.get $n)))`))
+    (call $tick) ;; host
+    (drop (call $deep (local.get $d)))
+    (global.get $n)))`
+
+// TestLateContextInterrupt: a context done as its call runs or returns stops that call
+// at most, never the instance's next call, and no call runs twice (n counts bump's runs).
+// The race is real: cancel runs on another goroutine while bump runs for a few
+// microseconds, started either before the call or from inside it (env.tick), so many
+// cancels land as the call returns, while the next call starts.
+func TestLateContextInterrupt(t *testing.T) {
+	t.Run("no host functions", func(t *testing.T) {
+		var plain []string
+		for _, line := range strings.Split(lateWat, "\n") {
+			if !strings.HasSuffix(line, ";; host") {
+				plain = append(plain, line)
+			}
+		}
+		inst := instantiate(t, load(t, newTestRuntime(t), strings.Join(plain, "\n")))
+		lateContextRounds(t, inst, nil)
+	})
+	t.Run("host functions", func(t *testing.T) {
+		var tick func()
+		h := newTestHost(t)
+		define(t, h, "env", "tick", func() { tick() })
+		rt, err := op(NewRuntimeWithHost(newTestRuntime(t), h))
+		mustNoErr(t, err)
+		t.Cleanup(func() { rt.Close() })
+		lateContextRounds(t, instantiate(t, load(t, rt, lateWat)), &tick)
+	})
+}
+
+// lateContextRounds makes 2000 rounds of a cancelled call and the next call on inst;
+// with tick (env.tick's body) every other round is cancelled from inside its call.
+func lateContextRounds(t *testing.T, inst *Instance, tick *func()) {
+	if inst.callbacks != (tick != nil) {
+		t.Fatalf("the instance's calls may run callbacks: %v", inst.callbacks)
+	}
+	setTick := func(f func()) {
+		if tick != nil {
+			*tick = f
+		}
+	}
 	n := func() int32 {
 		v, err := inst.GetGlobal("n")
 		mustNoErr(t, err)
 		return v.I32()
 	}
+	var ok, stopped, refused int
 	for k := range 2000 {
 		before := n()
 		ctx, cancel := context.WithCancel(context.Background())
-		go cancel()
-		res, err := inst.CallContext(ctx, "bump", int32(k%64*50))
+		if tick != nil && k%2 == 1 {
+			*tick = func() { go cancel() } // the guest is running
+		} else {
+			setTick(func() {})
+			go cancel()
+		}
+		res, err := inst.CallContext(ctx, "bump", int32(k%64*100))
 		after := n()
 		switch {
 		case err == nil:
+			ok++
 			if res[0] != before+1 || after != before+1 {
-				t.Fatalf("bump returned %v, n went from %d to %d", res, before, after)
+				t.Fatalf("round %d: bump returned %v, n went from %d to %d", k, res, before, after)
 			}
-		case errors.Is(err, context.Canceled):
+		case err == context.Canceled: // done before the call: the guest was not entered
+			refused++
+			if after != before {
+				t.Fatalf("round %d: a call refused took n from %d to %d", k, before, after)
+			}
+		case errors.Is(err, context.Canceled) && errors.Is(err, ErrInterrupted):
+			stopped++ // at bump's first check or later
 			if after != before && after != before+1 {
-				t.Fatalf("a cancelled bump took n from %d to %d", before, after)
+				t.Fatalf("round %d: a stopped bump took n from %d to %d", k, before, after)
 			}
 		default:
-			t.Fatal(err)
+			t.Fatalf("round %d: %v", k, err)
 		}
-		// No context here: a stray interrupt of the context's stops bump before it starts,
-		// and bump is made again.
-		res, err = inst.Call("bump", int32(0))
-		mustNoErr(t, err)
-		if res[0] != after+1 {
-			t.Fatalf("bump after n = %d returned %v", after, res)
+		// The next call, as the cancel's goroutine may still run: never stopped, run once.
+		setTick(func() {})
+		if k%2 == 0 {
+			res, err = inst.Call("bump", int32(0))
+		} else {
+			next, stop := context.WithCancel(context.Background())
+			res, err = inst.CallContext(next, "bump", int32(0))
+			stop()
 		}
+		if err != nil {
+			t.Fatalf("round %d: the next call: %v", k, err)
+		}
+		if res[0] != after+1 || n() != after+1 {
+			t.Fatalf("round %d: the next bump after n = %d returned %v, n = %d", k, after, res, n())
+		}
+		cancel()
 	}
+	t.Logf("%d calls returned, %d were stopped, %d were refused before entering", ok, stopped, refused)
 }
 
-// TestStrayInterrupt drives the bookkeeping behind TestLateContextInterrupt directly: an
-// interrupt made after its call returned (interrupt, then markStray, as a context's
-// watcher does then) is consumed by the next call, which is made again, on every way in.
-func TestStrayInterrupt(t *testing.T) {
-	s := newSpinner(t, InstanceConfig{})
-	one, err := op(s.module.Func("one"))
+// TestContextDoneAsCallStarts: a context done as its call starts still stops it, though
+// the interrupt may come before packr counts the call as running. The backstop timeout
+// turns a call the context missed into ErrTimeout instead of a hang.
+func TestContextDoneAsCallStarts(t *testing.T) {
+	backstop := InstanceConfig{Timeout: stopBound}
+	plain, err := op(load(t, newTestRuntime(t), readGuard(t)).InstantiateWith(backstop))
 	mustNoErr(t, err)
-	late := func() { s.interrupt(); s.markStray() }
-	for name, call := range map[string]func() error{
-		"Call":           func() error { _, err := s.Call("one"); return err },
-		"CallFunc":       func() error { _, err := s.CallFunc(one); return err },
-		"CallFuncValues": func() error { return s.CallFuncValues(one, nil, make([]Value, 1)) },
-		"CallFunc0":      func() error { _, err := CallFunc0[int32](s.Instance, one); return err },
-		"CallBytes":      func() error { _, err := s.CallBytes("empty_bytes", nil); return err },
-		"Run":            func() error { _, err := s.Run(); return err },
-	} {
+	t.Cleanup(func() { plain.Close() })
+	s := newSpinner(t, backstop)
+	for name, inst := range map[string]*Instance{"no host functions": plain, "host functions": s.Instance} {
 		t.Run(name, func(t *testing.T) {
-			late()
-			mustNoErr(t, opErr(call()))
-			mustNoErr(t, opErr(call())) // the request was consumed
+			for k := range 3000 {
+				ctx, cancel := context.WithCancel(context.Background())
+				go cancel()
+				_, err := op(inst.CallContext(ctx, "spin"))
+				if err != context.Canceled { // else done before the call: the guest was not entered
+					if !errors.Is(err, context.Canceled) {
+						t.Fatalf("round %d: %v", k, err)
+					}
+					wantErr(t, err, ErrInterrupted, "interrupted")
+				}
+				cancel()
+			}
+			wantOne(t, inst)
 		})
 	}
-	t.Run("Interrupt after it", func(t *testing.T) {
-		late()
-		mustNoErr(t, s.Interrupt()) // the caller's own: the next call stops
-		_, err := op(s.Call("one"))
-		wantErr(t, err, ErrInterrupted, "interrupted")
-		wantOne(t, s.Instance)
-	})
-	t.Run("nothing pending", func(t *testing.T) {
-		s.markStray() // as after a context's interrupt that did stop its call
-		wantOne(t, s.Instance)
-		mustNoErr(t, s.Interrupt())
-		_, err := op(s.Call("one"))
-		wantErr(t, err, ErrInterrupted, "interrupted")
-		wantOne(t, s.Instance)
-	})
 }
 
 // TestFuel: fuel runs out, is added and read; instances without a setting start full.

@@ -72,19 +72,18 @@ func (s *instState) finish(st C.packr_status, err *Error) error {
 // serialised here: the core refuses the overlapping one with ErrBusy instead of waiting,
 // which is always safe. Close may be called from any goroutine at any time; it waits for
 // a call in progress to return, then frees the instance, and later calls get ErrClosed.
-// Interrupt, SetTimeout and Data may be called from any goroutine at any time, also
-// during a call and concurrently with Close, and never wait for a call.
+// Interrupt, InterruptCall, SetTimeout and Data may be called from any goroutine at any
+// time, also during a call and concurrently with Close, and never wait for a call.
 // The instance's own methods must not be called from its host functions (Close would wait
 // for the call that is running it; the others would be ErrBusy): use the Caller there.
 type Instance struct {
 	mu        sync.RWMutex // calls hold RLock; Close holds Lock, so no call sees a freed handle
-	ptrMu     sync.Mutex   // guards stray, and ptr for Interrupt and SetTimeout (see Close)
+	ptrMu     sync.Mutex   // guards ptr for the interrupts and SetTimeout (see Close)
 	ptr       *C.packr_instance
 	info      *moduleInfo
 	state     *instState // nil for an instance without host data or host functions
 	handle    cgo.Handle // state's handle, 0 without state
 	callbacks bool       // its runtime has host functions, so calls may run Go callbacks
-	stray     bool       // a context's late interrupt may be pending (see markStray)
 	cleanup   runtime.Cleanup
 }
 
@@ -239,50 +238,45 @@ func (i *Instance) callValues(cname []byte, f *C.packr_func, args, results []Val
 	n, nr := C.size_t(len(args)), C.size_t(len(results))
 	var st C.packr_status
 	var msg *C.char
-	for {
-		switch {
-		case !i.callbacks: // no host functions: nothing can call back into Go
-			var ap, rp *C.packr_val
-			if n > 0 {
-				ap = cval(&args[0])
-			}
-			if nr > 0 {
-				rp = cval(&results[0])
-			}
-			st = C.packr_go_call_nc(i.ptr, f, name, ap, n, rp, nr, &msg)
-		case n <= 4 && nr <= 1:
-			var a C.packr_go_vals4
-			copy(values(&a.v[0], 4), args)
-			r := C.packr_go_call4(i.ptr, f, name, a, n, nr)
-			st, msg = r.st, r.err
-			if st == C.PACKR_OK && nr == 1 {
-				copy(results, values(&r.result, 1))
-			}
-		case n <= smallVals && nr <= smallVals:
-			var a C.packr_go_vals8
-			copy(values(&a.v[0], smallVals), args)
-			r := C.packr_go_call8(i.ptr, f, name, a, n, nr)
-			st, msg = r.st, r.err
-			if st == C.PACKR_OK {
-				copy(results, values(&r.results.v[0], smallVals))
-			}
-		default: // copies on the heap, which does not move
-			a, res := append([]Value(nil), args...), make([]Value, nr)
-			var ap, rp *C.packr_val
-			if n > 0 {
-				ap = cval(&a[0])
-			}
-			if nr > 0 {
-				rp = cval(&res[0])
-			}
-			r := C.packr_go_call_heap(i.ptr, f, name, ap, n, rp, nr)
-			st, msg = r.st, r.err
-			if st == C.PACKR_OK {
-				copy(results, res)
-			}
+	switch {
+	case !i.callbacks: // no host functions: nothing can call back into Go
+		var ap, rp *C.packr_val
+		if n > 0 {
+			ap = cval(&args[0])
 		}
-		if st == C.PACKR_OK || !i.retry(st, msg) {
-			break
+		if nr > 0 {
+			rp = cval(&results[0])
+		}
+		st = C.packr_go_call_nc(i.ptr, f, name, ap, n, rp, nr, &msg)
+	case n <= 4 && nr <= 1:
+		var a C.packr_go_vals4
+		copy(values(&a.v[0], 4), args)
+		r := C.packr_go_call4(i.ptr, f, name, a, n, nr)
+		st, msg = r.st, r.err
+		if st == C.PACKR_OK && nr == 1 {
+			copy(results, values(&r.result, 1))
+		}
+	case n <= smallVals && nr <= smallVals:
+		var a C.packr_go_vals8
+		copy(values(&a.v[0], smallVals), args)
+		r := C.packr_go_call8(i.ptr, f, name, a, n, nr)
+		st, msg = r.st, r.err
+		if st == C.PACKR_OK {
+			copy(results, values(&r.results.v[0], smallVals))
+		}
+	default: // copies on the heap, which does not move
+		a, res := append([]Value(nil), args...), make([]Value, nr)
+		var ap, rp *C.packr_val
+		if n > 0 {
+			ap = cval(&a[0])
+		}
+		if nr > 0 {
+			rp = cval(&res[0])
+		}
+		r := C.packr_go_call_heap(i.ptr, f, name, ap, n, rp, nr)
+		st, msg = r.st, r.err
+		if st == C.PACKR_OK {
+			copy(results, res)
 		}
 	}
 	runtime.KeepAlive(i)
@@ -464,7 +458,7 @@ func (i *Instance) Close() error {
 		i.cleanup.Stop()
 		res := instanceRes{ptr: i.ptr, handle: i.handle}
 		i.ptrMu.Lock()
-		i.ptr = nil // from here no Interrupt or SetTimeout reaches the handle
+		i.ptr = nil // from here no interrupt or SetTimeout reaches the handle
 		i.ptrMu.Unlock()
 		res.free()
 	}

@@ -112,9 +112,6 @@ func (i *Instance) callBytes(cname []byte, f *C.packr_func, in []byte) ([]byte, 
 		p = (*C.uint8_t)(unsafe.Pointer(&in[0])) // Go memory, pinned for the call: no copy
 	}
 	r := C.packr_go_call_bytes(i.ptr, f, name, p, C.size_t(len(in)))
-	for r.st != C.PACKR_OK && i.retry(r.st, r.err) {
-		r = C.packr_go_call_bytes(i.ptr, f, name, p, C.size_t(len(in)))
-	}
 	runtime.KeepAlive(i)
 	if r.st != C.PACKR_OK {
 		if f != nil {

@@ -248,9 +248,6 @@ func (i *Instance) Run() (int, error) {
 		return 0, ErrClosed
 	}
 	r := C.packr_go_instance_run(i.ptr)
-	for r.st != C.PACKR_OK && i.retry(r.st, r.err) {
-		r = C.packr_go_instance_run(i.ptr)
-	}
 	runtime.KeepAlive(i)
 	if r.st != C.PACKR_OK {
 		return 0, i.failed(r.st, checkErr(r.st, r.err))
