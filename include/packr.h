@@ -1258,9 +1258,10 @@ packr_status packr_instance_config_set_timeout_ms(struct packr_instance_config *
 packr_status packr_instance_config_set_fuel(struct packr_instance_config *config, uint64_t fuel);
 
 /**
- * The most bytes each of the instance's linear memories may hold (32- and 64-bit alike);
- * `UINT64_MAX`, the default, for wasm's own limits. Past it `memory.grow` returns -1 to
- * the guest, as the spec allows; a module whose memory starts larger fails to instantiate
+ * The most bytes each of the instance's linear memories may hold (32- and 64-bit alike),
+ * and its GC heap (wasm GC objects); `UINT64_MAX`, the default, for wasm's own limits.
+ * Past it `memory.grow` returns -1 to the guest, as the spec allows, and a GC allocation
+ * that needs more traps (`GC heap out of memory`); a module whose memory starts larger fails to instantiate
  * with `PACKR_ERR_LIMIT` naming the limit. A pooled runtime's `pool_memory_bytes` bounds
  * memories as well: the smaller of the two holds.
  *

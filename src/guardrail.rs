@@ -410,6 +410,47 @@ mod tests {
     }
 
     #[test]
+    fn gc_heaps_and_pools_are_bounded_too() {
+        let mut host = Host::default();
+        let rt = host.runtime();
+        // Arrays of 1 MiB of i8, kept alive in a table, until allocation fails.
+        let module = host.load(
+            rt,
+            r#"(module
+                (type $bytes (array (mut i8)))
+                (table $keep 1000 (ref null $bytes))
+                (func (export "hoard") (param i32) (result i32) (local $i i32)
+                  (loop $l
+                    (table.set $keep (local.get $i) (array.new_default $bytes (i32.const 1048576)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $l (i32.lt_u (local.get $i) (local.get 0))))
+                  (local.get $i)))"#,
+        );
+        let config = instance_config(|c| assert_eq!(unsafe { packr_instance_config_set_memory_limit(c, 16 << 20) }, PACKR_OK));
+        let (status, instance) = host.try_instantiate_with(module, config);
+        unsafe { packr_instance_config_free(config) };
+        assert_eq!(status, PACKR_OK, "{}", last_error());
+        assert_eq!(first(&call(instance, c"hoard", &[i32v(4)], 1).1), 4, "4 MiB fit");
+        assert_eq!(call(instance, c"hoard", &[i32v(100)], 1).0, PACKR_ERR_TRAP, "100 MiB do not");
+        assert!(last_error().contains("GC heap out of memory"), "{}", last_error());
+        let unlimited = host.instantiate(module);
+        assert_eq!(first(&call(unlimited, c"hoard", &[i32v(100)], 1).1), 100, "without the limit they do");
+        // A pool's slot size bounds memories below the instance's own limit.
+        let pooled = runtime(&mut host, |c| unsafe {
+            assert_eq!(packr_config_set_pooling(c, true), PACKR_OK);
+            assert_eq!(packr_config_set_pool_instances(c, 4), PACKR_OK);
+            assert_eq!(packr_config_set_pool_memory_bytes(c, 4 << 16), PACKR_OK);
+        });
+        let module = host.load(pooled, LOOPS);
+        let config = instance_config(|c| assert_eq!(unsafe { packr_instance_config_set_memory_limit(c, 100 << 16) }, PACKR_OK));
+        let (status, instance) = host.try_instantiate_with(module, config);
+        unsafe { packr_instance_config_free(config) };
+        assert_eq!(status, PACKR_OK, "{}", last_error());
+        assert_eq!(first(&call(instance, c"grow", &[i32v(3)], 1).1), 1);
+        assert_eq!(first(&call(instance, c"grow", &[i32v(1)], 1).1), -1, "the pool's 4 pages hold");
+    }
+
+    #[test]
     fn deep_recursion_traps_on_small_host_stacks() {
         let mut host = Host::default();
         let rt = host.runtime();
