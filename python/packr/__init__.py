@@ -8,8 +8,8 @@ an export once for fast calls. `Host(wasi=True)` serves WASI (`Module.instantiat
 stdout=packr.Output.CAPTURE, ...)`, `Instance.run`); `Instance.call_bytes` and
 `Host.bytes_func` speak upstream packr's pack convention (bytes in, bytes out).
 Guardrails bound what a guest may take: `Module.instantiate(timeout=..., fuel=...,
-memory_limit=..., table_limit=...)`, `Instance.interrupt`, and Ctrl-C on the main thread
-stops a running guest. See python/README.md.
+memory_limit=..., table_limit=...)`, `Instance.interrupt_call` (and `interrupt`), and
+Ctrl-C on the main thread stops a running guest. See python/README.md.
 
 The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY` if given
 (only that path is then tried); else `libpackr.so` beside this package; else

@@ -6,9 +6,9 @@ import ctypes
 from typing import Any, List, Optional, Union
 
 from . import _ffi
-from ._errors import HOST, INTERRUPTED, ClosedError, error_for
+from ._errors import HOST, ClosedError, error_for
 from ._instance import (
-    Result, _Signature, _State, check_range, ctrl_c_failure, encode, host_failure, memory_name, read_signature, state_at,
+    Result, _Signature, _State, check_range, encode, host_failure, memory_name, raise_ctrl_c, read_signature, state_at,
 )
 from ._values import Value
 
@@ -71,13 +71,9 @@ class Caller:
         return state_at(_ffi.lib().packr_caller_data(self._check()))
 
     def _failure(self, status: int) -> BaseException:
+        raise_ctrl_c(status)  # a Ctrl-C stopped the nested call: KeyboardInterrupt, as at the top
         error = error_for(status)
-        state = self._state()
-        if status == INTERRUPTED:  # a Ctrl-C stopped the nested call: KeyboardInterrupt, as at the top
-            stopped = ctrl_c_failure(status, state)
-            if stopped is not None:
-                return stopped
-        return host_failure(error, state) if status == HOST else error
+        return host_failure(error, self._state()) if status == HOST else error
 
     # -- the public API -------------------------------------------------------------------
 

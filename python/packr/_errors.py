@@ -140,8 +140,9 @@ class Timeout(PackrError, TimeoutError):
 
 
 class Interrupted(PackrError):
-    """The call was stopped by `Instance.interrupt` (PACKR_ERR_INTERRUPTED). A Ctrl-C that
-    stops a call on the main thread raises KeyboardInterrupt instead. The instance stays usable."""
+    """The call was stopped by `Instance.interrupt` or `Instance.interrupt_call`
+    (PACKR_ERR_INTERRUPTED). A Ctrl-C that stops a call on the main thread raises
+    KeyboardInterrupt instead. The instance stays usable."""
 
 
 class OutOfFuel(PackrError):

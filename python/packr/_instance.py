@@ -24,17 +24,13 @@ class _State:
     failing callback and taken by the one call that gets PACKR_ERR_HOST back (the instance
     runs one call at a time, and a nested `Caller.call` takes it before its callback goes
     on), so it never reaches another instance or thread.
-
-    `ctrl_c` is set by packr's SIGINT watcher (see _sigint) before it interrupts the
-    instance, so the stop it causes raises KeyboardInterrupt; any failed call clears it.
     """
 
-    __slots__ = ("data", "pending", "signatures", "key", "ctrl_c")
+    __slots__ = ("data", "pending", "signatures", "key")
 
     def __init__(self, data: Any, module: Any) -> None:
         self.data = data
         self.pending: Optional[BaseException] = None
-        self.ctrl_c = False
         self.signatures: Signatures = module._signatures  # for Caller.call: the module's cache
         self.key = id(self)  # the host data pointer packr keeps for the instance
         _states[self.key] = self
@@ -61,20 +57,16 @@ def _free_instance(ptr: Any, state: _State) -> None:
     state.forget()
 
 
-def ctrl_c_failure(status: int, state: Optional[_State]) -> Optional[BaseException]:
-    """KeyboardInterrupt for a call that Ctrl-C stopped (else None); clears the mark either way.
+def raise_ctrl_c(status: int) -> None:
+    """Raises the KeyboardInterrupt of the Ctrl-C that stopped a call, if one did.
 
-    Python's SIGINT handler is pending then and raises it here, with its usual traceback;
-    if it ran already (the Ctrl-C landed as an earlier call ended, and stopped this one
-    instead), the call still reports the Ctrl-C rather than an Interrupted nobody asked for.
-    """
-    if state is None or not state.ctrl_c:
-        return None
-    state.ctrl_c = False
-    if status != INTERRUPTED:
-        return None
-    _sigint.run_handlers()
-    return KeyboardInterrupt()
+    packr's SIGINT watcher stops only the main thread's call running as the Ctrl-C comes
+    (see _sigint), so Python's SIGINT handler is pending when that call returns. CPython
+    usually runs it as the C call returns already; this makes sure it runs before an
+    `Interrupted` is raised instead. Does nothing for other statuses, on other threads, or
+    when no handler is pending (`interrupt()` stopped the call)."""
+    if status == INTERRUPTED:
+        _sigint.run_handlers()
 
 
 def host_failure(error: PackrError, state: Optional[_State]) -> BaseException:
@@ -195,6 +187,10 @@ class _Interrupter(_Handle):
         with self._use() as ptr:
             check(_ffi.lib().packr_interrupter_interrupt(ptr))
 
+    def interrupt_call(self) -> None:
+        with self._use() as ptr:
+            check(_ffi.lib().packr_interrupter_interrupt_call(ptr))
+
 
 class Instance(_Handle):
     """A live instance with its own memory and globals; made by `Module.instantiate`.
@@ -202,13 +198,14 @@ class Instance(_Handle):
     May be used from any thread, by one call at a time: a call that finds it in use by
     another thread (or by a host function of its own further up the stack) raises
     BusyError rather than waiting. `data`, `exit_code`, the captured WASI output
-    (`read_stdout` ...), `interrupt()` and `set_timeout()` may be used at any time, also
-    while a call runs on another thread.
+    (`read_stdout` ...), `interrupt()`, `interrupt_call()` and `set_timeout()` may be used
+    at any time, also while a call runs on another thread.
 
     Guardrails (`Module.instantiate(timeout=..., fuel=..., memory_limit=...,
-    table_limit=...)`, `interrupt`, `set_timeout`, `add_fuel`) stop a call with `Timeout`,
-    `Interrupted` or `OutOfFuel`; after any stop the instance stays usable. Ctrl-C during
-    a call on the main thread stops the guest and raises KeyboardInterrupt.
+    table_limit=...)`, `interrupt`, `interrupt_call`, `set_timeout`, `add_fuel`) stop a
+    call with `Timeout`, `Interrupted` or `OutOfFuel`; after any stop the instance stays
+    usable. Ctrl-C during a call on the main thread stops the guest and raises
+    KeyboardInterrupt.
     """
 
     __slots__ = ("_signatures", "_state", "_interrupter")
@@ -217,15 +214,13 @@ class Instance(_Handle):
         _Handle.__init__(self, ptr, functools.partial(_free_instance, state=state))
         self._signatures = signatures
         self._state = state
-        self._interrupter: Optional[_Interrupter] = None  # made by the first interrupt()
+        self._interrupter: Optional[_Interrupter] = None  # made by the first interrupt or interrupt_call
 
     def _failure(self, status: int) -> BaseException:
-        """The exception for a failed call on this instance (right after it, same thread)."""
+        """The exception for a failed call on this instance (right after it, same thread);
+        raises KeyboardInterrupt itself if a Ctrl-C stopped the call."""
+        raise_ctrl_c(status)
         error = error_for(status)
-        if self._state.ctrl_c:
-            stopped = ctrl_c_failure(status, self._state)
-            if stopped is not None:
-                return stopped
         if status == HOST:
             return host_failure(error, self._state)
         if status == EXIT:
@@ -357,6 +352,10 @@ class Instance(_Handle):
         call stops count as one). The guest stops at its next function call or loop
         iteration; a host function running at the time finishes first.
 
+        An interrupt that comes as a call ends therefore stops the instance's next call.
+        To cancel one call (a request's deadline, a user's "stop") without that risk, use
+        `interrupt_call()`.
+
         Safe from any thread at any time, and never blocks on the call: also while
         another thread closes the instance, and after `close()`, when it does nothing.
         (The instance owns a packr interrupter for this, made on first use, that outlives
@@ -366,10 +365,19 @@ class Instance(_Handle):
         if interrupter is not None:
             interrupter.interrupt()
 
-    def _ctrl_c(self) -> None:
-        """`interrupt()` for packr's SIGINT watcher: the stop raises KeyboardInterrupt."""
-        self._state.ctrl_c = True
-        self.interrupt()
+    def interrupt_call(self) -> None:
+        """Stops the call running on this instance at this moment, which raises
+        `Interrupted`, and never a later call: when no call runs, or the call ends before
+        the request lands, it does nothing and leaves nothing pending. The guest stops as
+        for `interrupt()`; a call a host function makes back into the instance
+        (`Caller.call`) is part of the running call and is stopped with it.
+
+        Thread rules as for `interrupt()`: any thread, any time, never blocks; a no-op
+        after `close()`. Ctrl-C on the main thread stops calls this way.
+        """
+        interrupter = self._interrupter or self._new_interrupter()
+        if interrupter is not None:
+            interrupter.interrupt_call()
 
     def _new_interrupter(self) -> Optional[_Interrupter]:
         try:
@@ -495,16 +503,14 @@ class Instance(_Handle):
     def _output(self, fd: int) -> bytes:
         out = _ffi.Bytes()
         lib = _ffi.lib()
-        with self._use() as ptr:
-            status = lib.packr_instance_wasi_output(ptr, fd, ctypes.byref(out))
-            if status:
-                raise error_for(status)
-        if not out.data:
-            return b""
-        try:
-            return ctypes.string_at(out.data, out.len)
+        try:  # around the C call, so its output is freed whatever is raised after it
+            with self._use() as ptr:
+                status = lib.packr_instance_wasi_output(ptr, fd, ctypes.byref(out))
+                if status:
+                    raise error_for(status)
+            return ctypes.string_at(out.data, out.len) if out.data else b""
         finally:
-            lib.packr_bytes_free(ctypes.byref(out))
+            lib.packr_bytes_free(ctypes.byref(out))  # a no-op for {NULL, 0}
 
     def _dropped(self, fd: int) -> int:
         dropped = ctypes.c_uint64()

@@ -84,29 +84,49 @@ def _call(entry: Callable[..., int], instance: Any, target: Any, data: bytes, fu
     """One pack call: `entry(instance pointer, target, data, len, out)`, where `target` is
     the encoded name, or (`func` given) the func's pointer. The call is counted in flight on
     the instance and the func, and on the main thread the instance is the one Ctrl-C
-    interrupts meanwhile, inlined as in _calls (see _Handle, _sigint)."""
+    interrupts meanwhile, inlined as in _calls (see _Handle, _sigint).
+
+    The `finally` that frees packr's output encloses the C call itself, so once the call
+    has returned OK its output is freed whatever happens next (a KeyboardInterrupt raised
+    between bytecodes, say); a failed or skipped call leaves the output {NULL, 0}, whose
+    free is a no-op."""
     try:
         slot = _idle.pop()
     except IndexError:
         slot = _slot()
     out_ptr, size, out_data, out_len = slot
     size.value = len(data)
-    idle = instance._idle
     try:
-        idle.pop()
-    except IndexError:
-        instance._grow()
-    try:
-        if func is not None:
-            func_idle = func._idle
-            try:
-                func_idle.pop()
-            except IndexError:
-                func._grow()
-            try:
-                if func._closed:
-                    raise func._closed_error()
-                target = func._ptr
+        idle = instance._idle
+        try:
+            idle.pop()
+        except IndexError:
+            instance._grow()
+        try:
+            if func is not None:
+                func_idle = func._idle
+                try:
+                    func_idle.pop()
+                except IndexError:
+                    func._grow()
+                try:
+                    if func._closed:
+                        raise func._closed_error()
+                    target = func._ptr
+                    if instance._closed:
+                        raise instance._closed_error()
+                    if get_ident() != MAIN:
+                        status = entry(instance._ptr, target, data, size, out_ptr)
+                    else:
+                        outer = current[0]
+                        current[0] = instance
+                        try:
+                            status = entry(instance._ptr, target, data, size, out_ptr)
+                        finally:
+                            current[0] = outer
+                finally:
+                    func_idle.append(True)
+            else:
                 if instance._closed:
                     raise instance._closed_error()
                 if get_ident() != MAIN:
@@ -118,29 +138,13 @@ def _call(entry: Callable[..., int], instance: Any, target: Any, data: bytes, fu
                         status = entry(instance._ptr, target, data, size, out_ptr)
                     finally:
                         current[0] = outer
-            finally:
-                func_idle.append(True)
-        else:
-            if instance._closed:
-                raise instance._closed_error()
-            if get_ident() != MAIN:
-                status = entry(instance._ptr, target, data, size, out_ptr)
-            else:
-                outer = current[0]
-                current[0] = instance
-                try:
-                    status = entry(instance._ptr, target, data, size, out_ptr)
-                finally:
-                    current[0] = outer
-    finally:
-        idle.append(True)
-    if status:
-        _idle.append(slot)
-        raise instance._failure(status)
-    try:
+        finally:
+            idle.append(True)
+        if status:
+            raise instance._failure(status)
         return _copy(out_data, out_len)
     finally:
-        _free(out_ptr)  # sets it to {NULL, 0}; a no-op for an empty output
+        _free(out_ptr)  # sets it to {NULL, 0}
         _idle.append(slot)
 
 

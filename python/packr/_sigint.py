@@ -5,18 +5,24 @@ between bytecodes only, so a guest spinning inside a ctypes call would keep Ctrl
 forever. At the first `Module.instantiate` on the main thread while SIGINT has Python's
 default handler, `install()` points Python's signal wakeup fd (`signal.set_wakeup_fd`) at a
 pipe read by a daemon thread. Python's C-level handler writes each caught signal's number
-there, on whatever thread the signal lands; on SIGINT's, the thread marks the instance
-in a call on the main thread, `current[0]`, and interrupts it. The call returns
-PACKR_ERR_INTERRUPTED and Python's handler raises KeyboardInterrupt as it returns (or, at
-the latest, `run_handlers` in the call's failure path does: see
-_instance.ctrl_c_failure).
+there, on whatever thread the signal lands; on SIGINT's, the thread stops the call of the
+instance in a call on the main thread, `current[0]`, with `Instance.interrupt_call`. The
+call returns PACKR_ERR_INTERRUPTED, and Python's handler, pending all along, runs as it
+returns (at the latest in its failure path: _instance.raise_ctrl_c) and raises
+KeyboardInterrupt.
+
+`interrupt_call` stops only the call running when the request lands, so a Ctrl-C that
+lands as a call ends stops nothing: Python's handler raises KeyboardInterrupt after the
+call, and the instance's later calls run. One window is left, because the thread needs the
+GIL to read `current[0]`: a Ctrl-C that comes while the main thread runs Python code is
+raised there as KeyboardInterrupt at once, and a guest call the program starts before the
+thread gets the GIL (it waits at most the switch interval, 5 ms by default; typically a
+call in an `except` or `finally` block) may be stopped, raising `Interrupted`.
 
 `current[0]` is set by the call paths around their C call, on the main thread only, and
 restored afterwards (a host callback may call another instance). Every byte read is
 passed on to the wakeup fd that was set before ours, so asyncio's (or anyone's) keeps
-working. A Ctrl-C that lands just as a call ends (or one Python handled while the
-watcher waited for the GIL, if the program then calls the instance again) may stop the
-instance's next call as well, which then raises KeyboardInterrupt too.
+working.
 """
 
 from __future__ import annotations
@@ -101,7 +107,7 @@ def _watch(read_fd: int) -> None:
             instance = current[0]
             if instance is not None:
                 try:
-                    instance._ctrl_c()
+                    instance.interrupt_call()
                 except Exception:  # noqa: BLE001 - the watcher must survive; the call just runs on
                     pass
 

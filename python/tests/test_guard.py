@@ -23,11 +23,16 @@ PYTHON_DIR = Path(__file__).resolve().parents[1]
 # A generous bound on "promptly": a stop fires within milliseconds; only a hang takes this long.
 PROMPT = 5.0
 
-# `spin` tells the host it is running (the import) before it loops forever.
+# `spin` tells the host it is running (the import) before it loops forever; `deep` is
+# guard.wat's, a short call with a function call per level.
 READY_SPIN = """
 (module
   (import "host" "ready" (func $ready))
   (func (export "spin") (call $ready) (loop $l (br $l)))
+  (func $deep (export "deep") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $deep (i32.sub (local.get 0) (i32.const 1)))))))
   (func (export "one") (result i32) (i32.const 1)))
 """
 
@@ -140,10 +145,13 @@ def test_limits_are_checked(guard, option, value, error):
 
 # -- interrupts -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("method", ["interrupt", "interrupt_call"])
 @pytest.mark.parametrize("calling", ["main", "worker"])
-def test_interrupt_from_another_thread_stops_a_running_call(calling):
+def test_interrupt_from_another_thread_stops_a_running_call(calling, method):
     runtime, module, running = ready_spin()
     with runtime, module, module.instantiate() as inst:
+        stop = getattr(inst, method)
+
         def call():
             with pytest.raises(packr.Interrupted) as caught:
                 inst.call("spin")
@@ -151,7 +159,7 @@ def test_interrupt_from_another_thread_stops_a_running_call(calling):
             assert inst.call("one") == 1
 
         if calling == "main":
-            helper = threading.Thread(target=lambda: (running.wait(), inst.interrupt()))
+            helper = threading.Thread(target=lambda: (running.wait(), stop()))
             helper.start()
             call()
             helper.join()
@@ -167,7 +175,7 @@ def test_interrupt_from_another_thread_stops_a_running_call(calling):
             helper = threading.Thread(target=worker)
             helper.start()
             running.wait()
-            inst.interrupt()
+            stop()
             helper.join()
             assert errors == []
 
@@ -182,20 +190,107 @@ def test_an_interrupt_before_a_call_stops_the_next_one_only(guard):
         assert inst.call("one") == 1
 
 
-def test_interrupt_after_close_does_nothing(guard):
+def test_interrupt_call_stops_the_running_call_never_a_later_one(guard):
+    with guard.instantiate(timeout=0.050) as inst:
+        for _ in range(3):
+            inst.interrupt_call()  # idle: nothing to stop, and nothing is left pending
+        assert inst.call("one") == 1
+        with pytest.raises(packr.Timeout):  # not Interrupted: only the timeout ends it
+            inst.call("spin")
+        inst.interrupt()  # the other form, for contrast: it waits for the next call
+        with pytest.raises(packr.Interrupted):
+            inst.call("spin")
+
+
+def test_interrupt_call_racing_the_end_of_short_calls():
+    # A thread hammering interrupt_call() while the main thread makes short calls: a
+    # request stops the call it lands in or nothing, so each call returns or raises
+    # Interrupted, and once the hammer stops (having sent requests after the last call
+    # ended, which interrupt() would have left pending) the next call runs.
+    runtime, module, running = ready_spin()
+    with runtime, module, module.instantiate() as inst:
+        outcomes = {"returned": 0, "interrupted": 0}
+        requests = 0
+        for _ in range(3):
+            hammering, stop, counted, errors = threading.Event(), threading.Event(), [0], []
+
+            def hammer():
+                try:
+                    while not stop.is_set():
+                        inst.interrupt_call()
+                        counted[0] += 1
+                        hammering.set()
+                except BaseException as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+                    hammering.set()
+
+            helper = threading.Thread(target=hammer)
+            helper.start()
+            try:
+                hammering.wait()
+                for _ in range(2_000):
+                    try:
+                        assert inst.call("deep", 1000) == 1000
+                        outcomes["returned"] += 1
+                    except packr.Interrupted:
+                        outcomes["interrupted"] += 1
+            finally:
+                stop.set()
+                helper.join()
+            assert errors == []
+            requests += counted[0]
+            assert inst.call("deep", 1000) == 1000  # nothing was left pending for this call
+            # ...and the instance can still be stopped.
+            running.clear()
+            helper = threading.Thread(target=lambda: (running.wait(), inst.interrupt_call()))
+            helper.start()
+            with pytest.raises(packr.Interrupted):
+                inst.call("spin")
+            helper.join()
+        assert sum(outcomes.values()) == 6_000 and requests > 0
+        print(f"{outcomes['interrupted']} of 6000 short calls stopped by {requests} racing requests")
+
+
+def test_interrupt_call_stops_a_nested_caller_call():
+    # A call a host function makes back into the instance is part of the running call.
+    running = threading.Event()
+    host = packr.Host()
+
+    def spin_back(caller):
+        running.set()
+        caller.call("spin")
+
+    host.func("host", "spin_back", [], [], spin_back)
+    wat = """(module (import "host" "spin_back" (func $spin_back))
+               (func (export "spin") (loop $l (br $l)))
+               (func (export "outer") (call $spin_back))
+               (func (export "one") (result i32) (i32.const 1)))"""
+    with packr.Runtime(host=host) as rt, rt.load(wat) as module, module.instantiate() as inst:
+        helper = threading.Thread(target=lambda: (running.wait(), inst.interrupt_call()))
+        helper.start()
+        with pytest.raises(packr.Interrupted) as caught:
+            inst.call("outer")
+        helper.join()
+        assert "PACKR_ERR_HOST: host function host::spin_back failed" in "".join(getattr(caught.value, "__notes__", []))
+        assert inst.call("one") == 1
+
+
+@pytest.mark.parametrize("method", ["interrupt", "interrupt_call"])
+def test_interrupt_after_close_does_nothing(guard, method):
     never = guard.instantiate()
     never.close()
-    never.interrupt()  # no interrupter was made: nothing runs, nothing will
+    getattr(never, method)()  # no interrupter was made: nothing runs, nothing will
     used = guard.instantiate()
-    used.interrupt()  # makes the interrupter, which outlives the instance
+    getattr(used, method)()  # makes the interrupter, which outlives the instance
     used.close()
-    used.interrupt()
+    getattr(used, method)()
     with pytest.raises(packr.ClosedError):
         used.set_timeout(1)
 
 
-def test_interrupt_racing_close(guard):
-    # A watchdog hammering interrupt() while the instance is closed under it: every
+@pytest.mark.parametrize("method", ["interrupt", "interrupt_call"])
+def test_interrupt_racing_close(guard, method):
+    # A watchdog hammering an interrupt while the instance is closed under it: every
     # interrupt either reaches the live instance or does nothing, and never crashes.
     for _ in range(50):
         inst = guard.instantiate()
@@ -204,7 +299,7 @@ def test_interrupt_racing_close(guard):
         def watchdog():
             try:
                 while not stop.is_set():
-                    inst.interrupt()
+                    getattr(inst, method)()
                     started.set()
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
@@ -213,7 +308,7 @@ def test_interrupt_racing_close(guard):
         helper.start()
         started.wait()
         inst.close()
-        inst.interrupt()
+        getattr(inst, method)()
         stop.set()
         helper.join()
         assert errors == []
@@ -249,25 +344,45 @@ def test_the_ctrl_c_slot_holds_the_main_threads_instance_only():
     assert _sigint.current[0] is None
 
 
-def test_a_stop_the_ctrl_c_watcher_made_raises_keyboard_interrupt(guard):
-    # In process, without a signal: what the watcher does on SIGINT (mark the instance, then
-    # interrupt it), here from inside the call and then while idle, as when Python's handler
-    # has already raised for that Ctrl-C elsewhere. Either way the stop reads as a Ctrl-C.
-    host = packr.Host()
-    host.func("host", "ready", [], [], lambda caller: caller.data[0]._ctrl_c())
-    holder = []
-    with packr.Runtime(host=host) as rt, rt.load(READY_SPIN) as module, module.instantiate(holder) as inst:
-        holder.append(inst)
-        with pytest.raises(KeyboardInterrupt):
-            inst.call("spin")
-        assert inst.call("one") == 1
-    with guard.instantiate() as inst:
-        inst._ctrl_c()
-        with pytest.raises(KeyboardInterrupt):
-            inst.call("spin")
-        inst.interrupt()  # the mark was used up: a plain interrupt is Interrupted again
-        with pytest.raises(packr.Interrupted):
-            inst.call("spin")
+def test_a_stopped_call_runs_the_pending_sigint_handler(guard):
+    # What the Ctrl-C watcher relies on (see packr/_sigint.py): a main-thread call stopped
+    # while a SIGINT waits for Python's handler raises what the handler raises, from the
+    # call. The handler here is the test's own, so packr's watcher stays out of it; the
+    # signal goes to the helper thread itself, so it is caught before the stop is sent.
+    class CtrlC(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise CtrlC
+
+    def in_call(inst):
+        # The slot is set right before the C call, with no bytecode between that could run
+        # a signal handler or hand over the GIL: once the helper sees it, the call runs.
+        while _sigint.current[0] is not inst:
+            time.sleep(0.001)
+
+    def ctrl_c(inst):
+        in_call(inst)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        inst.interrupt_call()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with guard.instantiate(timeout=PROMPT) as inst:  # the timeout only turns a hang into a failure
+            helper = threading.Thread(target=ctrl_c, args=(inst,))
+            helper.start()
+            with pytest.raises(CtrlC):
+                inst.call("spin")
+            helper.join()
+            # A stop with no signal pending is a plain Interrupted.
+            helper = threading.Thread(target=lambda: (in_call(inst), inst.interrupt_call()))
+            helper.start()
+            with pytest.raises(packr.Interrupted):
+                inst.call("spin")
+            helper.join()
+            assert inst.call("one") == 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # -- Ctrl-C -----------------------------------------------------------------------------------

@@ -2,14 +2,16 @@
 out by name and through a Func, guests that fail or lie, and Python bytes functions."""
 
 import gc
+import inspect
 import os
+import sys
 import weakref
 
 import pytest
 
 import packr
 from conftest import CASES_DIR, guest, run_in_threads
-from packr import _host
+from packr import _host, _pack
 
 BIG = os.urandom(5 << 20)  # several MB, every byte value
 
@@ -194,6 +196,45 @@ def test_the_caller_is_valid_only_during_the_callback(inst, transform):
     assert inst.call_bytes("via_host", b"x") == b"x"
     with pytest.raises(packr.ClosedError):
         kept[0].memory_size()
+
+
+class Landed(BaseException):
+    """Stands for a KeyboardInterrupt: raised between two bytecodes, as Python raises one."""
+
+
+@pytest.mark.parametrize("through", ["name", "func"])
+def test_an_exception_landing_right_after_the_call_still_frees_the_output(pack, inst, through, monkeypatch):
+    # A Ctrl-C's KeyboardInterrupt may be raised at any bytecode after the C call returned;
+    # a trace function raises one at the first line after the call's bookkeeping. packr's
+    # output is freed all the same: the slot comes back to the pool holding {NULL, 0}.
+    source, first = inspect.getsourcelines(_pack._call)
+    target = first + next(i for i, line in enumerate(source) if line.strip() == "if status:")
+    monkeypatch.setattr(_pack, "_idle", [])
+    echo = pack.func("echo")
+
+    def local(frame, event, arg):
+        if event == "line" and frame.f_lineno == target:
+            raise Landed
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code is _pack._call.__code__ else None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(Landed):
+            if through == "name":
+                inst.call_bytes("echo", b"x" * 100)
+            else:
+                echo.call_bytes(inst, b"x" * 100)
+    finally:
+        sys.settrace(previous)
+    assert len(_pack._idle) == 1
+    _, _, data, length = _pack._idle[0]
+    assert data.value is None and length.value == 0
+    assert inst.call_bytes("echo", b"next") == b"next"  # the slot serves the next call
+    echo.close()
 
 
 def test_many_threads_on_their_own_instances(pack):
