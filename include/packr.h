@@ -392,7 +392,16 @@ typedef uint32_t packr_wasi_output;
 
 /**
  * The operating system refused memory or address space, for example a pooled runtime's
- * up-front reservation where virtual memory is limited (`ulimit -v`).
+ * up-front reservation where virtual memory is limited (`ulimit -v`). Its message is
+ * formatted only if the memory for it can be had (a fixed text otherwise), and the
+ * thread's last-error buffer keeps 1 KiB so that recording it allocates nothing.
+ *
+ * What packr cannot turn into a status: a failed allocation of the process's own heap
+ * inside packr or wasmtime (compiling, instantiating, a call's bookkeeping) aborts the
+ * process, as Rust's standard library does and as wasmtime's own C API does; Rust offers
+ * no stable way to catch it. A host that must survive memory pressure bounds what guests
+ * can take (`packr_instance_config_set_memory_limit`, pool sizes,
+ * `packr_config_set_max_module_bytes`) so that the heap itself never runs out.
  */
 #define PACKR_ERR_RESOURCE 14
 

@@ -23,7 +23,11 @@ fn set_last_error(message: &str) {
     let _ = LAST_ERROR.try_with(|slot| {
         let mut text = slot.borrow_mut();
         text.clear();
-        text.reserve(LAST_ERROR_ROOM.max(message.len() + 1));
+        // Where even this fails, the message is cut to what fits rather than abort.
+        let message = match text.try_reserve(LAST_ERROR_ROOM.max(message.len() + 1)) {
+            Ok(()) => message,
+            Err(_) => &message[..message.floor_char_boundary(text.capacity().saturating_sub(1))],
+        };
         // Interior NULs would cut the C string short; nothing in a message needs them.
         for piece in message.split('\0').enumerate() {
             if piece.0 > 0 {

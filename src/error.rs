@@ -53,7 +53,16 @@ pub const PACKR_ERR_INSTANTIATE: packr_status = 12;
 /// message names the limit. Instantiation succeeds again once an instance is freed.
 pub const PACKR_ERR_POOL_EXHAUSTED: packr_status = 13;
 /// The operating system refused memory or address space, for example a pooled runtime's
-/// up-front reservation where virtual memory is limited (`ulimit -v`).
+/// up-front reservation where virtual memory is limited (`ulimit -v`). Its message is
+/// formatted only if the memory for it can be had (a fixed text otherwise), and the
+/// thread's last-error buffer keeps 1 KiB so that recording it allocates nothing.
+///
+/// What packr cannot turn into a status: a failed allocation of the process's own heap
+/// inside packr or wasmtime (compiling, instantiating, a call's bookkeeping) aborts the
+/// process, as Rust's standard library does and as wasmtime's own C API does; Rust offers
+/// no stable way to catch it. A host that must survive memory pressure bounds what guests
+/// can take (`packr_instance_config_set_memory_limit`, pool sizes,
+/// `packr_config_set_max_module_bytes`) so that the heap itself never runs out.
 pub const PACKR_ERR_RESOURCE: packr_status = 14;
 /// A host function failed (its callback returned a status other than `PACKR_OK`, or wrote
 /// results of the wrong kind), so the guest trapped. The message's first line is
@@ -167,9 +176,15 @@ impl Error {
     /// turns wasmtime's errors into statuses.
     pub(crate) fn wasmtime(phase: Phase, err: &wasmtime::Error) -> Self {
         match phase {
-            Phase::Engine if out_of_memory(err) => {
-                Error::new(PACKR_ERR_RESOURCE, "cannot create the engine: the operating system refused memory or address space (ENOMEM)")
-            }
+            Phase::Engine if out_of_memory(err) => Error::new(
+                PACKR_ERR_RESOURCE,
+                short_of_memory(
+                    "cannot create the engine: ",
+                    err,
+                    "",
+                    "cannot create the engine: the operating system refused memory or address space (ENOMEM)",
+                ),
+            ),
             Phase::Engine => Error::new(PACKR_ERR_RESOURCE, format!("cannot create the engine: {}", cause_chain(err))),
             Phase::Compile => Error::new(PACKR_ERR_COMPILE, format!("cannot compile module: {}", cause_chain(err))),
             Phase::Link => Error::new(PACKR_ERR_LINK, format!("cannot link module: {}", cause_chain(err))),
@@ -302,14 +317,53 @@ fn instantiation_error(err: &wasmtime::Error) -> Error {
         );
     }
     if out_of_memory(err) {
-        // The message is static: the process may be short of memory for a formatted one.
+        const HINT: &str = "; where virtual memory is limited, a smaller packr_config_set_memory_reservation or a pooled runtime helps";
         return Error::new(
             PACKR_ERR_RESOURCE,
-            "cannot instantiate module: the operating system refused memory or address space (ENOMEM); \
-             where virtual memory is limited, a smaller packr_config_set_memory_reservation or a pooled runtime helps",
+            short_of_memory(
+                "cannot instantiate module: ",
+                err,
+                HINT,
+                "cannot instantiate module: the operating system refused memory or address space (ENOMEM); where \
+                 virtual memory is limited, a smaller packr_config_set_memory_reservation or a pooled runtime helps",
+            ),
         );
     }
     Error::new(PACKR_ERR_INSTANTIATE, format!("cannot instantiate module: {}", cause_chain(err)))
+}
+
+/// `prefix`, the cause chain of `err` and `suffix`, formatted only if the memory for it can
+/// be had (`try_reserve`, which fails instead of aborting); `fallback`, static, otherwise.
+/// For errors met because memory ran short, where an allocation could abort the process.
+fn short_of_memory(prefix: &str, err: &wasmtime::Error, suffix: &str, fallback: &'static str) -> Cow<'static, str> {
+    /// The chain on one line, outermost first, written piece by piece.
+    struct Chain<'a>(&'a wasmtime::Error);
+    impl fmt::Display for Chain<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            for (i, cause) in self.0.chain().enumerate() {
+                if i > 0 {
+                    f.write_str(": ")?;
+                }
+                write!(f, "{cause}")?;
+            }
+            Ok(())
+        }
+    }
+    struct Count(usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.0 += piece.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = write!(count, "{prefix}{}{suffix}", Chain(err));
+    let mut message = String::new();
+    if message.try_reserve_exact(count.0).is_err() {
+        return Cow::Borrowed(fallback);
+    }
+    let _ = write!(message, "{prefix}{}{suffix}", Chain(err));
+    Cow::Owned(message)
 }
 
 /// Whether the root cause of `err` is ENOMEM. wasmtime reports a refused mmap as rustix's
@@ -367,7 +421,11 @@ mod tests {
         let enomem = wasmtime::Error::new(std::io::Error::from_raw_os_error(libc::ENOMEM)).context("mmap failed");
         assert!(out_of_memory(&enomem));
         assert_eq!(Error::wasmtime(Phase::Instantiate, &enomem).status, PACKR_ERR_RESOURCE);
-        assert!(matches!(Error::wasmtime(Phase::Instantiate, &enomem).message, Cow::Borrowed(_)), "allocates nothing");
+        assert_eq!(
+            Error::wasmtime(Phase::Instantiate, &enomem).message,
+            "cannot instantiate module: mmap failed: Cannot allocate memory (os error 12); where virtual memory is \
+             limited, a smaller packr_config_set_memory_reservation or a pooled runtime helps"
+        );
         let other = wasmtime::Error::new(std::io::Error::from_raw_os_error(libc::EACCES));
         assert!(!out_of_memory(&other));
         assert!(!out_of_memory(&wasmtime::Error::msg("(os error 1) (os error 1")));
