@@ -43,6 +43,8 @@ fn max_map_count() -> Option<u64> {
     std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
 }
 
+/// wasmtime's default async stack.
+const ASYNC_STACK: usize = 2 << 20;
 /// wasmtime's default guest stack.
 const DEFAULT_WASM_STACK: usize = 512 << 10;
 
@@ -118,6 +120,10 @@ impl Settings {
         config.epoch_interruption(true);
         config.consume_fuel(self.fuel);
         config.max_wasm_stack(self.max_wasm_stack);
+        // wasmtime requires the async stack (unused by packr's synchronous calls, but
+        // checked) to hold the guest's: keep it above, or a guest stack over its 2 MiB
+        // default could not make an engine (found by the `config` fuzzer).
+        config.async_stack_size(ASYNC_STACK.max(self.max_wasm_stack + (256 << 10)));
         if !self.signals_based_traps {
             config.signals_based_traps(false);
             // wasmtime requires these off without signals: they rely on a fault at address 0.

@@ -525,6 +525,16 @@ mod tests {
         assert_eq!(last_error(), "timer_tick_us must be between 100 and 1000000, not 10");
         assert_eq!(unsafe { packr_config_set_max_wasm_stack(config, 1024) }, PACKR_ERR_INVALID_ARGUMENT);
         assert_eq!(last_error(), "max_wasm_stack must be between 16384 and 67108864, not 1024");
+        // The whole documented range makes engines (above 2 MiB it once did not).
+        for bytes in [16 << 10, (2 << 20) + 1, 64 << 20] {
+            let mut config = ptr::null_mut();
+            assert_eq!(unsafe { packr_config_new(&mut config) }, PACKR_OK);
+            assert_eq!(unsafe { packr_config_set_max_wasm_stack(config, bytes) }, PACKR_OK);
+            let mut rt = ptr::null_mut();
+            assert_eq!(unsafe { packr_runtime_new_with_config(config, &mut rt) }, PACKR_OK, "{bytes}: {}", last_error());
+            unsafe { crate::runtime::packr_runtime_free(rt) };
+            unsafe { packr_config_free(config) };
+        }
         unsafe { packr_config_free(config) };
     }
 

@@ -555,6 +555,56 @@ mod tests {
     }
 
 
+    unsafe extern "C" fn record_args(
+        env: *mut c_void,
+        _caller: *mut packr_caller,
+        args: *const packr_val,
+        nargs: usize,
+        _results: *mut packr_val,
+        _nresults: usize,
+    ) -> packr_status {
+        let seen = unsafe { &mut *(env as *mut Vec<[u8; 16]>) };
+        for i in 0..nargs {
+            seen.push(unsafe { (*args.add(i)).of.v128 });
+        }
+        PACKR_OK
+    }
+
+    #[test]
+    fn callback_arguments_have_every_unused_byte_zero() {
+        let host = new_host();
+        let mut seen: Vec<[u8; 16]> = Vec::new();
+        let kinds = [PACKR_I64, crate::val::PACKR_F32, PACKR_I32, crate::val::PACKR_F64];
+        assert_eq!(define(host, c"see", &kinds, &[], Some(record_args), &mut seen as *mut _ as usize, None), PACKR_OK);
+        let (base, rt) = runtime_with(host);
+        // Dirty the stack slots first: a call with all-ones values, then the real one.
+        let wat = r#"(module (import "env" "see" (func $see (param i64 f32 i32 f64)))
+            (func (export "go")
+              (call $see (i64.const -1) (f32.const -nan:0x7fffff) (i32.const -1) (f64.const -1))
+              (call $see (i64.const -1) (f32.const 1.5) (i32.const 7) (f64.const 2.5))))"#;
+        let mut module = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_load(rt, wat.as_ptr(), wat.len(), &mut module) }, PACKR_OK);
+        let mut instance = ptr::null_mut();
+        assert_eq!(unsafe { packr_module_instantiate(module, &mut instance) }, PACKR_OK, "{}", last_error());
+        assert_eq!(unsafe { packr_instance_call(instance, c"go".as_ptr(), ptr::null(), 0, ptr::null_mut(), 0) }, PACKR_OK);
+        assert_eq!(seen.len(), 8);
+        let [a, b, c, d] = [seen[4], seen[5], seen[6], seen[7]];
+        assert_eq!(a, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(b[..4], 1.5f32.to_le_bytes());
+        assert_eq!(c[..4], 7i32.to_le_bytes());
+        assert_eq!(d[..8], 2.5f64.to_le_bytes());
+        for (arg, width) in [(b, 4), (c, 4), (d, 8), (seen[1], 4), (seen[2], 4)] {
+            assert!(arg[width..].iter().all(|&x| x == 0), "bytes past the kind's width: {arg:?}");
+        }
+        unsafe {
+            packr_instance_free(instance);
+            packr_module_free(module);
+            packr_runtime_free(rt);
+            packr_runtime_free(base);
+            packr_host_free(host);
+        }
+    }
+
     #[test]
     fn callbacks_serve_imports_fail_with_their_message_and_finalize_once() {
         let host = new_host();

@@ -161,19 +161,10 @@ impl packr_val {
     }
 
     /// The payload of a raw wasm value of a carried `kind`, with unused bytes zero (as
-    /// `from_raw`, which it equals, but without a branch per number kind).
+    /// `from_raw`). Read by kind: compiled wasm stores a 32-bit argument's 4 bytes only,
+    /// so the other 4 of its slot are whatever was on the stack (found by the `host` fuzzer).
     #[inline]
     pub(crate) fn raw_payload(kind: packr_valkind, raw: &ValRaw) -> packr_val_union {
-        if kind == PACKR_V128 {
-            return packr_val_union { v128: raw.get_v128().to_le_bytes() };
-        }
-        if cfg!(target_endian = "little") {
-            // The four numbers share one 64-bit little-endian slot in both unions (32-bit ones
-            // zero-extended in `ValRaw`), so one load serves every kind.
-            let mut bytes = [0; 16];
-            bytes[..8].copy_from_slice(&raw.get_i64().to_le_bytes());
-            return packr_val_union { v128: bytes };
-        }
         packr_val::from_raw(kind, raw).of
     }
 
