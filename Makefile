@@ -18,7 +18,7 @@ C_TESTS := $(BUILD)/test_cache $(BUILD)/test_cases $(BUILD)/test_errors $(BUILD)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .PHONY: all deps lib header guest demo install test test-rust test-header-alone test-c test-cpp \
-        test-go test-python test-install test-asan soak soak-quick bench bench-quick clean
+        test-go test-python test-install test-asan soak soak-quick fuzz fuzz-smoke fuzz-replay bench bench-quick clean
 
 all: lib
 
@@ -53,7 +53,8 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packr.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/packr.pc
 
-test: deps lib guest test-rust test-header-alone test-c test-asan test-cpp test-go test-python test-install soak-quick bench-quick
+test: deps lib guest test-rust test-header-alone test-c test-asan test-cpp test-go test-python test-install soak-quick \
+      fuzz-smoke bench-quick
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -139,6 +140,20 @@ soak: lib $(BUILD)/soak
 
 soak-quick: $(BUILD)/soak
 	$(BUILD)/soak 10000
+
+# Coverage-guided fuzzing of the C ABI on the stable toolchain (fuzz/README.md): builds the
+# six libFuzzer targets, runs each FUZZ_TIME seconds in one process, and fails if any finds
+# a crash (saved in fuzz/artifacts/TARGET/). `make test` runs fuzz-smoke: every target for
+# about 60 s in total, then every committed corpus and regression input once.
+FUZZ_TIME ?= 60
+fuzz:
+	bash fuzz/run.sh run $(FUZZ_TIME)
+
+fuzz-smoke:
+	bash fuzz/run.sh smoke 60
+
+fuzz-replay:
+	bash fuzz/run.sh replay
 
 # The benchmark suite (bench/README.md): every system side by side in one run, one table,
 # and the same as JSON in build/bench/results.json. The quick run proves the suite works;
