@@ -422,8 +422,8 @@ pub unsafe extern "C" fn packr_config_set_pool_decommit_batch(config: *mut packr
 
 /// Makes the engine count fuel (default off): every instance then has a tank that the
 /// guest's instructions drain, and running dry stops the call with `PACKR_ERR_OUT_OF_FUEL`
-/// (see `packr_instance_config_set_fuel`). Counting costs the guest's code speed: measured
-/// here, about 10-30% on compute-heavy guests (the benchmark's SQLite queries); calls that
+/// (see `packr_instance_config_set_fuel`). Counting costs guest speed: measured here, the
+/// SQLite guest's queries take about 1.17x as long (the benchmark's guard mode); calls that
 /// spend their time in the host pay less. For wall-clock bounds a timeout costs nothing.
 ///
 /// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
@@ -490,8 +490,8 @@ pub unsafe extern "C" fn packr_config_set_max_module_bytes(config: *mut packr_co
 /// reporter, another language's runtime) must pass on the signals it does not own to the
 /// handler it replaced, or every trap crashes the process. Turning it off makes the
 /// compiled code check bounds and divisions explicitly instead and never relies on a
-/// signal: measured here, guest code is about 10-40% slower (the benchmark's SQLite
-/// queries). Off is for hosts that cannot chain handlers. Engines made with it off still
+/// signal: measured here, the SQLite guest's queries take about 1.6x as long (the
+/// benchmark's guard mode). Off is for hosts that cannot chain handlers. Engines made with it off still
 /// share the process with those made with it on, whose handlers stay installed.
 ///
 /// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
