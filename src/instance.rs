@@ -33,6 +33,8 @@ struct Live {
     funcs: Vec<Option<Func>>,
     /// The pack convention, set up on the first pack call.
     pack: Option<Pack>,
+    /// Where the last call found enough stack (see `stack::Room`).
+    room: stack::Room,
 }
 
 impl Live {
@@ -179,7 +181,7 @@ impl packr_instance {
             })??
         };
         store.data_mut().deadline = None;
-        let live = Live { store, instance, funcs: Vec::new(), pack: None };
+        let live = Live { store, instance, funcs: Vec::new(), pack: None, room: stack::Room::default() };
         Ok(packr_instance {
             module,
             data,
@@ -206,7 +208,9 @@ impl packr_instance {
             None
         };
         self.interrupt.count_call();
-        let result = stack::with_room(shared.call_stack, || body(&mut live));
+        let mut room = live.room;
+        let result = stack::with_room_known(&mut room, shared.call_stack, || body(&mut live));
+        live.room = room;
         self.interrupt.count_call();
         if armed.is_some() {
             live.store.data_mut().deadline = None;

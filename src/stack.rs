@@ -25,49 +25,83 @@ pub(crate) const COMPILE_ROOM: usize = 2 << 20;
 const SPARE: usize = 1 << 20;
 
 thread_local! {
-    /// The lowest usable address of this thread's stack (above its guard), or 0 until known;
-    /// `usize::MAX` where the system cannot say (then packr assumes there is room).
-    static LOW: Cell<usize> = const { Cell::new(0) };
+    /// This thread's usable stack, [low (above its guard), top), or `None` until known;
+    /// `Some((0, usize::MAX))` where the system cannot say (then packr assumes there is room).
+    static BOUNDS: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
 }
 
 #[cold]
-fn measure() -> usize {
+fn measure() -> (usize, usize) {
     // SAFETY: plain queries of the calling thread's attributes, into locals.
     unsafe {
         let mut attr = std::mem::zeroed::<libc::pthread_attr_t>();
         if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return usize::MAX;
+            return (0, usize::MAX);
         }
         let (mut addr, mut size, mut guard) = (std::ptr::null_mut(), 0usize, 0usize);
         let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 && libc::pthread_attr_getguardsize(&attr, &mut guard) == 0;
         libc::pthread_attr_destroy(&mut attr);
-        if ok { addr as usize + guard } else { usize::MAX }
+        if ok { (addr as usize + guard, addr as usize + size) } else { (0, usize::MAX) }
     }
+}
+
+/// Roughly the stack pointer: the address of a local.
+#[inline(always)]
+fn here() -> usize {
+    // A local, not a literal: `&0u8` would be promoted to a static.
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+fn bounds() -> (usize, usize) {
+    BOUNDS
+        .try_with(|bounds| {
+            bounds.get().unwrap_or_else(|| {
+                let measured = measure();
+                bounds.set(Some(measured));
+                measured
+            })
+        })
+        .unwrap_or((0, usize::MAX))
 }
 
 /// Bytes of stack left below this point on the calling thread.
-#[inline]
 pub(crate) fn room() -> usize {
-    // A local, not a literal: `&0u8` would be promoted to a static.
-    let marker = 0u8;
-    let here = std::hint::black_box(&marker) as *const u8 as usize;
-    let low = LOW.try_with(|low| {
-        if low.get() == 0 {
-            low.set(measure());
-        }
-        low.get()
-    });
-    match low {
-        Ok(usize::MAX) | Err(_) => usize::MAX,
-        Ok(low) => here.saturating_sub(low),
-    }
+    here().saturating_sub(bounds().0)
+}
+
+/// Where on some thread's stack there is enough room: calls whose stack pointer lies in
+/// [from, top) have it. Stacks never overlap, so a match also says the thread is the one
+/// measured, and an instance keeps the last one to check its calls without a thread-local
+/// lookup (which costs a `__tls_get_addr` call in a shared library).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Room {
+    from: usize,
+    top: usize,
 }
 
 /// Runs `work` here when at least `need` bytes of stack are left, else on a new thread with
-/// `need` and some to spare, waiting for it. A panic in `work` resumes on the caller's thread.
+/// `need` and some to spare, waiting for it. A panic in `work` resumes on the caller's
+/// thread. `known` is where room was found last; it is updated when this thread has room.
+#[inline]
+pub(crate) fn with_room_known<R: Send>(known: &mut Room, need: usize, work: impl FnOnce() -> R + Send) -> Result<R> {
+    let sp = here();
+    if sp >= known.from && sp < known.top {
+        return Ok(work());
+    }
+    let (low, top) = bounds();
+    if sp.saturating_sub(low) >= need {
+        *known = Room { from: low.saturating_add(need), top };
+        Ok(work())
+    } else {
+        elsewhere(need, work)
+    }
+}
+
+/// `with_room_known` without a memory of where room was.
 #[inline]
 pub(crate) fn with_room<R: Send>(need: usize, work: impl FnOnce() -> R + Send) -> Result<R> {
-    if room() >= need { Ok(work()) } else { elsewhere(need, work) }
+    with_room_known(&mut Room::default(), need, work)
 }
 
 #[cold]
