@@ -281,8 +281,9 @@ pub unsafe extern "C" fn packr_caller_func_signature(
 /// is not UTF-8.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn packr_caller_set_error(caller: *mut packr_caller, message: *const c_char) -> packr_status {
-    guard(|| {
-        let caller = unsafe { arg_mut(caller, "caller") }?;
+    // Through `with_caller`, so that a message that is not UTF-8 says so in the callback's
+    // own failure too (found by the `host` fuzzer).
+    with_caller(caller, |caller| {
         let message = unsafe { utf8(message, "message") }?;
         caller.error = Some(message.to_owned());
         Ok(())

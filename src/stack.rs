@@ -66,7 +66,8 @@ fn bounds() -> (usize, usize) {
 }
 
 /// Bytes of stack left below this point on the calling thread.
-pub(crate) fn room() -> usize {
+#[cfg(test)]
+fn room() -> usize {
     here().saturating_sub(bounds().0)
 }
 
