@@ -197,9 +197,16 @@ impl Interrupt {
         }
     }
 
-    /// A call into the guest begins or ends; only the instance's holder calls this.
+    /// A call into the guest begins, and ends when the returned guard drops; only the
+    /// instance's holder calls this.
     #[inline]
-    pub(crate) fn count_call(&self) {
+    pub(crate) fn running(&self) -> Running<'_> {
+        self.count_call();
+        Running(self)
+    }
+
+    #[inline]
+    fn count_call(&self) {
         self.calls.store(self.calls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
     }
 
@@ -207,6 +214,16 @@ impl Interrupt {
     fn stopping_this_call(&self) -> bool {
         let call = self.calls.load(Ordering::Relaxed);
         call % 2 == 1 && self.stop_call.load(Ordering::Acquire) == call
+    }
+}
+
+/// A running call, as `Interrupt::request_call` sees it; dropping it ends the call.
+pub(crate) struct Running<'a>(&'a Interrupt);
+
+impl Drop for Running<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.count_call();
     }
 }
 

@@ -207,11 +207,14 @@ impl packr_instance {
         } else {
             None
         };
-        self.interrupt.count_call();
-        let mut room = live.room;
-        let result = stack::with_room_known(&mut room, shared.call_stack, || body(&mut live));
-        live.room = room;
-        self.interrupt.count_call();
+        let result = {
+            // Counted out on drop, so that a panic unwinding through here keeps the count even.
+            let _running = self.interrupt.running();
+            let mut room = live.room;
+            let result = stack::with_room_known(&mut room, shared.call_stack, || body(&mut live));
+            live.room = room;
+            result
+        };
         if armed.is_some() {
             live.store.data_mut().deadline = None;
         }
