@@ -20,7 +20,8 @@
 #![allow(clippy::missing_safety_doc)]
 
 // In this order in the header: basics first, then runtime, module, instance. The
-// dependencies point down this list: `store` (per-instance state) uses no other concept.
+// dependencies point down this list: `store` (per-instance state) uses only `deadline` and
+// `limits`, below it.
 mod boundary;
 pub mod error;
 pub mod bytes;

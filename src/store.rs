@@ -1,5 +1,6 @@
 //! Per-store host state: what each instance's store carries for the host and for packr.
-//! At the bottom of the dependency order: every other concept may use it, it uses none.
+//! Near the bottom of the dependency order: it uses only the stop flags (`deadline`) and the
+//! limiter (`limits`), which use only `error`.
 
 use std::ffi::c_void;
 use std::sync::Arc;
