@@ -20,6 +20,26 @@
 #include <stdint.h>
 
 /**
+ * A compile cache in a directory, shared by every process that opens the same directory.
+ *
+ * Underneath it is a `Box` the host owns. Modules a cache returns do not depend on it: they
+ * stay valid after `packr_cache_free`.
+ *
+ * Thread rules: a cache may be used by any number of threads at once; each load is safe
+ * against other threads and other processes loading, storing and evicting in the same
+ * directory.
+ */
+typedef struct packr_cache packr_cache;
+
+/**
+ * Options for `packr_cache_open_with`. Underneath it is a `Box` the host owns; the cache
+ * copies what it needs when it opens, so the options may be freed right after.
+ *
+ * Thread rules: may move between threads; must not be changed by two threads at once.
+ */
+typedef struct packr_cache_options packr_cache_options;
+
+/**
  * The instance calling a host function, as its callback sees it.
  *
  * Made by packr for each host call and valid only until the callback returns; never
@@ -316,6 +336,46 @@ typedef struct packr_import_desc {
 typedef uint32_t packr_wasi_output;
 
 /**
+ * What a cache has done, as `packr_cache_stats` reports it. The counters are this cache
+ * handle's, since it was opened; `bytes_on_disk` and `files` describe the directory as it
+ * is, whoever wrote it.
+ */
+typedef struct packr_cache_stats {
+  /**
+   * Loads served from a verified artifact.
+   */
+  uint64_t hits;
+  /**
+   * Loads that compiled (no artifact, or one that was rejected).
+   */
+  uint64_t misses;
+  /**
+   * Artifacts that failed verification, each then recompiled and replaced.
+   */
+  uint64_t rejected;
+  /**
+   * Artifacts written.
+   */
+  uint64_t stored;
+  /**
+   * Artifacts removed to keep the directory within its size limit.
+   */
+  uint64_t evicted;
+  /**
+   * File-system failures that made a load compile or left an artifact unwritten.
+   */
+  uint64_t errors;
+  /**
+   * The total size of the artifacts in the directory now.
+   */
+  uint64_t bytes_on_disk;
+  /**
+   * How many artifacts are in the directory now.
+   */
+  uint64_t files;
+} packr_cache_stats;
+
+/**
  * Success.
  */
 #define PACKR_OK 0
@@ -453,6 +513,14 @@ typedef uint32_t packr_wasi_output;
  * larger than its config's limit. The message names the limit.
  */
 #define PACKR_ERR_LIMIT 21
+
+/**
+ * A serialized module (an artifact of `packr_module_serialize` or a cache file) failed
+ * verification before wasmtime read any of it: damaged, truncated, not an artifact, made by
+ * an engine with other settings or another version, or not signed with the expected key.
+ * The message names the check that failed.
+ */
+#define PACKR_ERR_ARTIFACT 22
 
 /**
  * A 32-bit integer (`packr_val.of.i32`).
@@ -1646,6 +1714,204 @@ packr_status packr_instance_call_func(struct packr_instance *instance, const str
  * Thread rules: see `packr_instance`; `func` may be used by other threads meanwhile.
  */
 packr_status packr_instance_call_func_bytes(struct packr_instance *instance, const struct packr_func *func, const uint8_t *input, size_t input_len, struct packr_bytes *output_out);
+
+/**
+ * Serializes `module`'s compiled code into an artifact that `packr_module_deserialize` (in
+ * this process or another, on a machine of the same target) turns back into the module
+ * without compiling.
+ *
+ * The artifact is wasmtime's serialized code followed by a 128-byte trailer: a magic and
+ * format version, the engine's id (wasmtime's compatibility hash of its version and every
+ * code-changing setting, with packr's version), the BLAKE3 hash of the wasm the module was
+ * compiled from, the code's length, and an XXH3-128 checksum over all of it.
+ *
+ * What the checksum protects against: damage (flipped bits, truncated or partial writes,
+ * files mixed up) and artifacts from another engine setup or version; each is rejected
+ * with `PACKR_ERR_ARTIFACT` before wasmtime reads a byte. What it does not protect against:
+ * someone who can write the artifact on purpose can compute the checksum too and make
+ * packr run code of their choosing. Where artifacts cross a trust boundary, sign them with
+ * `packr_module_serialize_keyed`.
+ *
+ * On success writes the bytes to `*bytes_out`; the caller frees them with
+ * `packr_bytes_free`. The artifact is about three times the size of the wasm.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if an argument is NULL; `PACKR_ERR_RESOURCE`
+ * if wasmtime cannot serialize the code.
+ *
+ * Thread-safe: `module` may be in use on other threads.
+ */
+packr_status packr_module_serialize(const struct packr_module *module, struct packr_bytes *bytes_out);
+
+/**
+ * Like `packr_module_serialize`, but the tag is a MAC: keyed BLAKE3 under `key` (`key_len`
+ * bytes, at least 16, read during the call only). Only `packr_module_deserialize_keyed`
+ * with the same key accepts the artifact, so someone who can change it but does not hold
+ * the key cannot make packr run code of their choosing.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if an argument is NULL;
+ * `PACKR_ERR_INVALID_ARGUMENT` if the key is shorter than 16 bytes; `PACKR_ERR_RESOURCE` as
+ * for `packr_module_serialize`.
+ *
+ * Thread-safe.
+ */
+packr_status packr_module_serialize_keyed(const struct packr_module *module, const uint8_t *key, size_t key_len, struct packr_bytes *bytes_out);
+
+/**
+ * Turns an artifact of `packr_module_serialize` (`len` bytes at `bytes`, read during the
+ * call only) back into a module bound to `runtime`, without compiling. The module behaves
+ * exactly as the one serialized: instantiate, clone, wrap and free it as any other.
+ *
+ * Every field of the trailer and the checksum are verified before wasmtime reads a byte;
+ * see `packr_module_serialize` for what that does and does not protect against.
+ *
+ * On success writes a new module to `*module_out`; the caller owns it and frees it with
+ * `packr_module_free`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `runtime` or `module_out` is NULL, or
+ * `bytes` is NULL with a non-zero length; `PACKR_ERR_ARTIFACT` naming the check that failed
+ * if the bytes are truncated, damaged, not an artifact, from an engine with other settings
+ * or another packr or wasmtime version, or signed with a key (use
+ * `packr_module_deserialize_keyed`).
+ *
+ * Thread-safe.
+ */
+packr_status packr_module_deserialize(const struct packr_runtime *runtime, const uint8_t *bytes, size_t len, struct packr_module **module_out);
+
+/**
+ * Like `packr_module_deserialize` for artifacts of `packr_module_serialize_keyed`: the MAC
+ * is checked under `key` (`key_len` bytes, at least 16). An artifact written without a
+ * key, or with another key, is `PACKR_ERR_ARTIFACT`.
+ *
+ * Returns as `packr_module_deserialize`, and `PACKR_ERR_INVALID_ARGUMENT` if the key is
+ * shorter than 16 bytes.
+ *
+ * Thread-safe.
+ */
+packr_status packr_module_deserialize_keyed(const struct packr_runtime *runtime, const uint8_t *key, size_t key_len, const uint8_t *bytes, size_t len, struct packr_module **module_out);
+
+/**
+ * Creates cache options with every option at its default: no key, no size limit.
+ *
+ * On success writes them to `*options_out`; the caller owns them and frees them with
+ * `packr_cache_options_free`.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_cache_options_new(struct packr_cache_options **options_out);
+
+/**
+ * Frees cache options. NULL is a no-op.
+ */
+void packr_cache_options_free(struct packr_cache_options *options);
+
+/**
+ * Signs the cache's artifacts with `key` (`key_len` bytes, at least 16, copied): each
+ * artifact's tag becomes a keyed BLAKE3 MAC, and artifacts without a valid MAC under this
+ * key are rejected (and recompiled), so someone who can write the cache directory but does
+ * not hold the key cannot make packr run code of their choosing. A keyed cache copies
+ * each artifact into sealed memory before checking it, so the file cannot change between
+ * the check and its use; hits cost a copy more than without a key.
+ *
+ * Caches with different keys (or none) may share a directory: their files have different
+ * names.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `options` is NULL, or `key` is NULL with
+ * a non-zero length; `PACKR_ERR_INVALID_ARGUMENT` if the key is shorter than 16 bytes.
+ */
+packr_status packr_cache_options_set_key(struct packr_cache_options *options, const uint8_t *key, size_t key_len);
+
+/**
+ * Bounds the directory's artifacts to `bytes` in all: after storing an artifact, the
+ * cache removes the least recently used ones (by the time a load last used them, in any
+ * process) until the rest fit, never the one just stored. 0, the default, is no limit.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`.
+ */
+packr_status packr_cache_options_set_max_bytes(struct packr_cache_options *options, uint64_t bytes);
+
+/**
+ * Opens a cache in the directory `dir` (a NUL-terminated path, not necessarily UTF-8),
+ * with default options: no key, no size limit. See `packr_cache_open_with`.
+ */
+packr_status packr_cache_open(const char *dir, struct packr_cache **cache_out);
+
+/**
+ * Opens a cache in the directory `dir` (a NUL-terminated path, not necessarily UTF-8),
+ * creating it (mode 0700, with its parents) if it is missing, with `options` (NULL for the
+ * defaults; read during the call only).
+ *
+ * Any number of caches, in this process and others, may use one directory at once. A
+ * directory that cannot be created, read or written never makes opening or loading fail:
+ * loads then compile, `errors` in `packr_cache_stats` counts each failure, and
+ * `packr_cache_last_problem` says what went wrong.
+ *
+ * On success writes the cache to `*cache_out`; the caller owns it and frees it with
+ * `packr_cache_free`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `dir` or `cache_out` is NULL;
+ * `PACKR_ERR_INVALID_ARGUMENT` if `dir` is empty.
+ *
+ * Thread-safe.
+ */
+packr_status packr_cache_open_with(const char *dir, const struct packr_cache_options *options, struct packr_cache **cache_out);
+
+/**
+ * Frees a cache. Modules it returned stay valid. NULL is a no-op. Must not be called while
+ * another thread is inside a call that uses the cache.
+ */
+void packr_cache_free(struct packr_cache *cache);
+
+/**
+ * The module compiled from `wasm_len` bytes at `wasm` (binary or text, read during the call
+ * only) for `runtime`'s engine, bound to `runtime`: loaded from the cache's directory when
+ * a valid artifact of it is there, otherwise compiled (as `packr_module_load` does) and
+ * stored for the next load, in any process.
+ *
+ * An artifact is found by the BLAKE3 hash of `wasm` and the id of `runtime`'s engine
+ * (wasmtime's compatibility hash of its version and settings, with packr's version), so
+ * runtimes with other settings keep their own artifacts side by side. Before wasmtime reads
+ * a byte of an artifact, packr verifies its trailer and its checksum (or, with a key, its
+ * MAC) and that it was compiled from these very bytes; see `packr_module_serialize` for what
+ * that protects against. A damaged, truncated, foreign or unsigned artifact is never an
+ * error here: it is counted (`rejected`), its reason kept for `packr_cache_last_problem`,
+ * and the module is compiled and the artifact replaced.
+ *
+ * Concurrent loads of one module, in any threads and processes, wait for a single compile
+ * where the file system supports `flock`, and never see a half-written artifact.
+ *
+ * On success writes a new module to `*module_out`; the caller owns it and frees it with
+ * `packr_module_free`.
+ *
+ * Returns `PACKR_OK`; `PACKR_ERR_NULL_POINTER` if `cache`, `runtime` or `module_out` is
+ * NULL, or `wasm` is NULL with a non-zero length; and on a miss whatever
+ * `packr_module_load` returns (`PACKR_ERR_COMPILE` for invalid bytes, `PACKR_ERR_LIMIT`).
+ *
+ * Thread-safe: `cache` and `runtime` may be in use on other threads.
+ */
+packr_status packr_cache_load(struct packr_cache *cache, const struct packr_runtime *runtime, const uint8_t *wasm, size_t wasm_len, struct packr_module **module_out);
+
+/**
+ * Writes what the cache has done to `*stats_out` (see `packr_cache_stats`). Counting the
+ * directory's artifacts reads the directory: call it to observe, not on every load.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_cache_stats(const struct packr_cache *cache, struct packr_cache_stats *stats_out);
+
+/**
+ * Writes the message of the cache's latest problem, a rejected artifact or a file-system
+ * failure, as UTF-8 to `*message_out` (the caller frees it with `packr_bytes_free`), or
+ * `{NULL, 0}` if there has been none since the cache was opened.
+ *
+ * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
+ */
+packr_status packr_cache_last_problem(const struct packr_cache *cache, struct packr_bytes *message_out);
+
+/**
+ * The cache's directory as it was given to `packr_cache_open`, NUL-terminated; valid as
+ * long as the cache. NULL for a NULL cache. Thread-safe.
+ */
+const char *packr_cache_dir(const struct packr_cache *cache);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -92,6 +92,11 @@ pub const PACKR_ERR_OUT_OF_FUEL: packr_status = 20;
 /// `packr_config_set_max_module_bytes`, or an instance whose initial memory or table is
 /// larger than its config's limit. The message names the limit.
 pub const PACKR_ERR_LIMIT: packr_status = 21;
+/// A serialized module (an artifact of `packr_module_serialize` or a cache file) failed
+/// verification before wasmtime read any of it: damaged, truncated, not an artifact, made by
+/// an engine with other settings or another version, or not signed with the expected key.
+/// The message names the check that failed.
+pub const PACKR_ERR_ARTIFACT: packr_status = 22;
 
 /// Every status with its name, in number order. The single source for `packr_status_name`.
 const NAMES: &[(packr_status, &CStr)] = &[
@@ -117,6 +122,7 @@ const NAMES: &[(packr_status, &CStr)] = &[
     (PACKR_ERR_INTERRUPTED, c"PACKR_ERR_INTERRUPTED"),
     (PACKR_ERR_OUT_OF_FUEL, c"PACKR_ERR_OUT_OF_FUEL"),
     (PACKR_ERR_LIMIT, c"PACKR_ERR_LIMIT"),
+    (PACKR_ERR_ARTIFACT, c"PACKR_ERR_ARTIFACT"),
 ];
 
 fn status_cname(status: i32) -> &'static CStr {

@@ -183,14 +183,7 @@ mod tests {
         (func (export "one") (result i32) (i32.const 1)))"#;
 
     fn runtime(host: &mut Host, change: impl FnOnce(*mut packr_config)) -> *mut crate::runtime::packr_runtime {
-        let mut config = ptr::null_mut();
-        assert_eq!(unsafe { packr_config_new(&mut config) }, PACKR_OK);
-        change(config);
-        let mut rt = ptr::null_mut();
-        let status = unsafe { packr_runtime_new_with_config(config, &mut rt) };
-        unsafe { packr_config_free(config) };
-        assert_eq!(status, PACKR_OK, "{}", last_error());
-        host.keep_runtime(rt)
+        host.runtime_with(change)
     }
 
     fn instance_config(change: impl FnOnce(*mut packr_instance_config)) -> *mut packr_instance_config {

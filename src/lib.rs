@@ -46,6 +46,8 @@ pub mod instance_config;
 pub mod instance;
 pub mod guardrail;
 pub mod func;
+pub mod artifact;
+pub mod cache;
 
 #[cfg(test)]
 mod testutil;

@@ -46,7 +46,9 @@ struct Import {
 /// What compilation produced, shared by every handle to the module whatever runtime it is
 /// bound to: the code, and the export table looked up once so calls find exports by index.
 pub(crate) struct Compiled {
-    module: wasmtime::Module,
+    pub(crate) module: wasmtime::Module,
+    /// BLAKE3 of the bytes it was compiled from: what names it in an artifact and a cache.
+    pub(crate) wasm_hash: [u8; 32],
     pub(crate) exports: Arc<Exports>,
     imports: Vec<Import>,
     /// The pack convention's exports, checked on the first pack call.
@@ -54,13 +56,13 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
-    fn new(module: wasmtime::Module) -> Self {
+    fn new(module: wasmtime::Module, wasm_hash: [u8; 32]) -> Self {
         let exports = Arc::new(Exports::of(&module));
         let imports = module
             .imports()
             .map(|i| Import { module: Name::new(i.module()), name: Name::new(i.name()), kind: extern_kind(&i.ty()) })
             .collect();
-        Compiled { module, exports, imports, pack: OnceLock::new() }
+        Compiled { module, wasm_hash, exports, imports, pack: OnceLock::new() }
     }
 
     /// Where the pack convention's exports are, or why the module cannot take pack calls.
@@ -104,7 +106,13 @@ impl packr_module {
         let engine = runtime.engine();
         let module = stack::with_room(stack::COMPILE_ROOM, || wasmtime::Module::new(engine, bytes))?
             .map_err(|e| Error::wasmtime(Phase::Compile, &e))?;
-        Ok(Self::bind(Arc::new(Compiled::new(module)), runtime))
+        Ok(Self::from_code(runtime, module, *blake3::hash(bytes).as_bytes()))
+    }
+
+    /// A module bound to `runtime` around code compiled (or deserialized) for its engine
+    /// from the wasm whose BLAKE3 is `wasm_hash`.
+    pub(crate) fn from_code(runtime: Arc<packr_runtime>, module: wasmtime::Module, wasm_hash: [u8; 32]) -> Self {
+        Self::bind(Arc::new(Compiled::new(module, wasm_hash)), runtime)
     }
 
     /// This module bound to `runtime`, sharing the compiled code.

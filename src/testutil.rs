@@ -28,6 +28,19 @@ impl Host {
         rt
     }
 
+    /// A runtime made from a config that `change` sets up.
+    pub fn runtime_with(&mut self, change: impl FnOnce(*mut crate::config::packr_config)) -> *mut packr_runtime {
+        use crate::config::{packr_config_free, packr_config_new};
+        let mut config = ptr::null_mut();
+        assert_eq!(unsafe { packr_config_new(&mut config) }, PACKR_OK);
+        change(config);
+        let mut rt = ptr::null_mut();
+        let status = unsafe { crate::runtime::packr_runtime_new_with_config(config, &mut rt) };
+        unsafe { packr_config_free(config) };
+        assert_eq!(status, PACKR_OK, "{}", last_error());
+        self.keep_runtime(rt)
+    }
+
     pub fn keep_runtime(&mut self, rt: *mut packr_runtime) -> *mut packr_runtime {
         self.runtimes.push(rt);
         rt
