@@ -75,8 +75,9 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/harness.h tests/c/case_host.h include/
 
 # Every C test runs under valgrind: no leaks, no invalid access. The address-space test
 # runs under `ulimit -v` instead, which valgrind cannot share.
-test-c: $(C_TESTS) $(BUILD)/demo $(BUILD)/test_vm_limit
+test-c: $(C_TESTS) $(BUILD)/demo $(BUILD)/test_vm_limit $(BUILD)/test_artifact
 	@for t in $(C_TESTS); do echo "== $$t"; $(VALGRIND) $$t tests/cases || exit 1; done
+	$(BUILD)/test_artifact $(BUILD)/guest/sqlite.wasm
 	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
 	PACKR_DEMO_NO_WASI=1 $(VALGRIND) $(BUILD)/demo $(BUILD)/guest/sqlite.wasm 20
 	(ulimit -v 3000000 && $(BUILD)/test_vm_limit)

@@ -336,7 +336,7 @@ typedef struct packr_import_desc {
 typedef uint32_t packr_wasi_output;
 
 /**
- * What a cache has done, as `packr_cache_stats` reports it. The counters are this cache
+ * What a cache has done, as `packr_cache_get_stats` reports it. The counters are this cache
  * handle's, since it was opened; `bytes_on_disk` and `files` describe the directory as it
  * is, whoever wrote it.
  */
@@ -1842,7 +1842,7 @@ packr_status packr_cache_open(const char *dir, struct packr_cache **cache_out);
  *
  * Any number of caches, in this process and others, may use one directory at once. A
  * directory that cannot be created, read or written never makes opening or loading fail:
- * loads then compile, `errors` in `packr_cache_stats` counts each failure, and
+ * loads then compile, `errors` in `packr_cache_get_stats` counts each failure, and
  * `packr_cache_last_problem` says what went wrong.
  *
  * On success writes the cache to `*cache_out`; the caller owns it and frees it with
@@ -1896,7 +1896,7 @@ packr_status packr_cache_load(struct packr_cache *cache, const struct packr_runt
  *
  * Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
  */
-packr_status packr_cache_stats(const struct packr_cache *cache, struct packr_cache_stats *stats_out);
+packr_status packr_cache_get_stats(const struct packr_cache *cache, struct packr_cache_stats *stats_out);
 
 /**
  * Writes the message of the cache's latest problem, a rejected artifact or a file-system

@@ -41,7 +41,7 @@ pub struct packr_cache_options {
 
 impl BoxHandle for packr_cache_options {}
 
-/// What a cache has done, as `packr_cache_stats` reports it. The counters are this cache
+/// What a cache has done, as `packr_cache_get_stats` reports it. The counters are this cache
 /// handle's, since it was opened; `bytes_on_disk` and `files` describe the directory as it
 /// is, whoever wrote it.
 #[repr(C)]
@@ -394,7 +394,7 @@ pub unsafe extern "C" fn packr_cache_open(dir: *const c_char, cache_out: *mut *m
 ///
 /// Any number of caches, in this process and others, may use one directory at once. A
 /// directory that cannot be created, read or written never makes opening or loading fail:
-/// loads then compile, `errors` in `packr_cache_stats` counts each failure, and
+/// loads then compile, `errors` in `packr_cache_get_stats` counts each failure, and
 /// `packr_cache_last_problem` says what went wrong.
 ///
 /// On success writes the cache to `*cache_out`; the caller owns it and frees it with
@@ -485,7 +485,7 @@ pub unsafe extern "C" fn packr_cache_load(
 ///
 /// Returns `PACKR_OK` or `PACKR_ERR_NULL_POINTER`. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn packr_cache_stats(cache: *const packr_cache, stats_out: *mut packr_cache_stats) -> packr_status {
+pub unsafe extern "C" fn packr_cache_get_stats(cache: *const packr_cache, stats_out: *mut packr_cache_stats) -> packr_status {
     guard(|| {
         let cache = unsafe { arg(cache, "cache") }?;
         let out = Out::new(stats_out, "stats_out")?;
@@ -554,7 +554,7 @@ mod tests {
 
     fn stats(cache: *const packr_cache) -> packr_cache_stats {
         let mut stats = packr_cache_stats::default();
-        assert_eq!(unsafe { packr_cache_stats(cache, &mut stats) }, PACKR_OK);
+        assert_eq!(unsafe { packr_cache_get_stats(cache, &mut stats) }, PACKR_OK);
         stats
     }
 
