@@ -16,7 +16,7 @@
 set -euo pipefail
 
 FUZZ_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TARGETS=(module smith calls config host pack)
+TARGETS=(module smith calls config host pack artifact)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 BIN_DIR="$FUZZ_DIR/target/$TRIPLE/release"
 LOG_DIR="$FUZZ_DIR/target/logs"

@@ -13,7 +13,9 @@
 pub mod api {
     //! Every function and type of include/packr.h, through the `extern "C"` items of the
     //! packr rlib (so each signature is the compiler's, not a hand copy of the header).
+    pub use packr::artifact::*;
     pub use packr::bytes::*;
+    pub use packr::cache::*;
     pub use packr::caller::*;
     pub use packr::config::*;
     pub use packr::error::*;
@@ -111,7 +113,7 @@ pub fn leak_checked(mut scenario: impl FnMut()) {
 // Statuses and messages.
 
 /// The statuses packr.h defines (PACKR_OK through PACKR_ERR_LIMIT).
-pub const KNOWN: std::ops::RangeInclusive<packr_status> = PACKR_OK..=PACKR_ERR_LIMIT;
+pub const KNOWN: std::ops::RangeInclusive<packr_status> = PACKR_OK..=PACKR_ERR_ARTIFACT;
 
 /// The message a failed call left on this thread.
 pub fn last_error() -> String {
