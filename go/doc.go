@@ -194,6 +194,32 @@
 // on any goroutine), Config.TimerTick sets how precisely timeouts fire, and
 // Config.DisableSignalsBasedTraps makes traps work without signal handlers.
 //
+// # The compile cache on disk
+//
+// Compiling is the expensive step, and a Runtime's modules live only as long as the
+// process. Module.Serialize writes a module's compiled code as an artifact, and
+// Runtime.Deserialize turns one back into a module without compiling, on any runtime
+// whose engine has the same settings (and the same packr and wasmtime). Every artifact is
+// verified before wasmtime reads it: a damaged, truncated or foreign one is ErrArtifact
+// naming the check that failed. SerializeKeyed and DeserializeKeyed authenticate the
+// artifact with a key of at least 16 bytes, for artifacts stored where others can write.
+//
+// A Cache keeps artifacts in a directory for you, shared by every goroutine and process
+// that opens it: Cache.Load compiles a module the first time and loads its artifact after,
+// and loaders of the same module wait for one compile. A damaged or foreign artifact is
+// never an error there, only recompiled and replaced (Cache.Stats counts it, and
+// Cache.LastProblem says why):
+//
+//	cache, err := packr.OpenCacheWith("/var/cache/myapp/wasm", packr.CacheOptions{
+//		MaxBytes: 1 << 30, // least recently used artifacts go first
+//	})
+//	if err != nil { ... }
+//	defer cache.Close() // modules it loaded keep working
+//	m, err := cache.Load(rt, wasm) // ErrCompile as from rt.Load; never ErrArtifact
+//	if err != nil { ... }
+//	defer m.Close()
+//	s := cache.Stats() // s.Hits, s.Misses, s.Rejected, ...
+//
 // By default the package links the library built in this repository
 // (cargo build --release); build with -tags packr_pkgconfig to find an installed packr
 // through pkg-config instead.

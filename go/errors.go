@@ -35,6 +35,7 @@ const (
 	StatusInterrupted     int32 = C.PACKR_ERR_INTERRUPTED // an interrupt or a done context stopped it
 	StatusOutOfFuel       int32 = C.PACKR_ERR_OUT_OF_FUEL // the guest used up its fuel
 	StatusLimit           int32 = C.PACKR_ERR_LIMIT       // a module or instance is above its limit
+	StatusArtifact        int32 = C.PACKR_ERR_ARTIFACT    // a serialized module failed verification
 )
 
 // Error is a failed packr operation: the status the core returned (or the one this
@@ -113,6 +114,12 @@ var (
 	// table starts above InstanceConfig.MemoryLimit or TableLimit; the message names the
 	// limit.
 	ErrLimit = newError(StatusLimit, "")
+	// ErrArtifact: Runtime.Deserialize or DeserializeKeyed refused the bytes: they are
+	// damaged or truncated, not an artifact, made by an engine with other settings (or
+	// another wasmtime or packr version), or written with another key or none. The message
+	// names the check that failed, such as "artifact rejected: checksum mismatch (the
+	// artifact is damaged)". A Cache never returns it: it recompiles instead.
+	ErrArtifact = newError(StatusArtifact, "")
 )
 
 // ErrClosed is returned by any method of a Runtime, Module, Instance, Host or Func after

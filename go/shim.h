@@ -467,4 +467,52 @@ static inline packr_status packr_go_instance_wasi_dropped(const packr_instance *
   PACKR_GO_SHIM(packr_instance_wasi_dropped(in, fd, out));
 }
 
+/* ---- Artifacts (serialized modules) and the compile cache ----
+ * None of these can call back into Go: they compile, read and write files, and free
+ * nothing a finalizer hangs on (the caller's runtime and module stay alive). */
+
+static inline packr_status packr_go_module_serialize(const packr_module *m, packr_bytes *out, char **err) {
+  PACKR_GO_SHIM(packr_module_serialize(m, out));
+}
+
+static inline packr_status packr_go_module_serialize_keyed(const packr_module *m, const uint8_t *key, size_t key_len, packr_bytes *out, char **err) {
+  PACKR_GO_SHIM(packr_module_serialize_keyed(m, key, key_len, out));
+}
+
+static inline packr_status packr_go_module_deserialize(const packr_runtime *rt, const uint8_t *bytes, size_t len, packr_module **out, char **err) {
+  PACKR_GO_SHIM(packr_module_deserialize(rt, bytes, len, out));
+}
+
+static inline packr_status packr_go_module_deserialize_keyed(const packr_runtime *rt, const uint8_t *key, size_t key_len, const uint8_t *bytes, size_t len, packr_module **out, char **err) {
+  PACKR_GO_SHIM(packr_module_deserialize_keyed(rt, key, key_len, bytes, len, out));
+}
+
+static inline packr_status packr_go_cache_options_new(packr_cache_options **out, char **err) {
+  PACKR_GO_SHIM(packr_cache_options_new(out));
+}
+
+static inline packr_status packr_go_cache_options_set_key(packr_cache_options *o, const uint8_t *key, size_t key_len, char **err) {
+  PACKR_GO_SHIM(packr_cache_options_set_key(o, key, key_len));
+}
+
+static inline packr_status packr_go_cache_options_set_max_bytes(packr_cache_options *o, uint64_t bytes, char **err) {
+  PACKR_GO_SHIM(packr_cache_options_set_max_bytes(o, bytes));
+}
+
+static inline packr_status packr_go_cache_open_with(const char *dir, const packr_cache_options *o, packr_cache **out, char **err) {
+  PACKR_GO_SHIM(packr_cache_open_with(dir, o, out));
+}
+
+static inline packr_status packr_go_cache_load(packr_cache *c, const packr_runtime *rt, const uint8_t *wasm, size_t len, packr_module **out, char **err) {
+  PACKR_GO_SHIM(packr_cache_load(c, rt, wasm, len, out));
+}
+
+static inline packr_status packr_go_cache_stats(const packr_cache *c, packr_cache_stats *out, char **err) {
+  PACKR_GO_SHIM(packr_cache_get_stats(c, out));
+}
+
+static inline packr_status packr_go_cache_last_problem(const packr_cache *c, packr_bytes *out, char **err) {
+  PACKR_GO_SHIM(packr_cache_last_problem(c, out));
+}
+
 #endif
