@@ -9,7 +9,9 @@ stdout=packr.Output.CAPTURE, ...)`, `Instance.run`); `Instance.call_bytes` and
 `Host.bytes_func` speak upstream packr's pack convention (bytes in, bytes out).
 Guardrails bound what a guest may take: `Module.instantiate(timeout=..., fuel=...,
 memory_limit=..., table_limit=...)`, `Instance.interrupt_call` (and `interrupt`), and
-Ctrl-C on the main thread stops a running guest. See python/README.md.
+Ctrl-C on the main thread stops a running guest. `Module.serialize` and
+`Runtime.deserialize` keep compiled code as verified bytes; `Cache(dir)` keeps it in a
+directory shared by threads and processes (`cache.load(runtime, wasm)`). See python/README.md.
 
 The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY` if given
 (only that path is then tried); else `libpackr.so` beside this package; else
@@ -17,6 +19,7 @@ The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY`
 """
 
 from ._errors import (
+    ArtifactError,
     BusyError,
     ClosedError,
     CompileError,
@@ -41,6 +44,7 @@ from ._errors import (
     TrapError,
     TypeMismatchError,
 )
+from ._cache import Cache, CacheStats
 from ._caller import Caller
 from ._config import Config
 from ._ffi import LibraryNotFoundError, load_library
@@ -59,10 +63,10 @@ def version() -> str:
 
 
 __all__ = [
-    "BusyError", "Caller", "ClosedError", "CompileError", "Config", "EngineMismatchError", "ExitError", "Export",
-    "F32", "F64", "Func", "GuestError", "Host", "HostError", "I32", "I64", "Import", "Instance", "InstantiateError",
-    "Interrupted", "InvalidArgumentError", "LibraryNotFoundError", "LimitError", "LinkError", "Module",
-    "NotFoundError", "NullPointerError", "OutOfBoundsError", "OutOfFuel", "Output", "PackrError", "PanicError",
-    "PoolExhaustedError", "Preopen", "ResourceError", "Runtime", "Timeout", "TrapError", "TypeMismatchError", "V128",
-    "load_library", "version",
+    "ArtifactError", "BusyError", "Cache", "CacheStats", "Caller", "ClosedError", "CompileError", "Config",
+    "EngineMismatchError", "ExitError", "Export", "F32", "F64", "Func", "GuestError", "Host", "HostError", "I32",
+    "I64", "Import", "Instance", "InstantiateError", "Interrupted", "InvalidArgumentError", "LibraryNotFoundError",
+    "LimitError", "LinkError", "Module", "NotFoundError", "NullPointerError", "OutOfBoundsError", "OutOfFuel",
+    "Output", "PackrError", "PanicError", "PoolExhaustedError", "Preopen", "ResourceError", "Runtime", "Timeout",
+    "TrapError", "TypeMismatchError", "V128", "load_library", "version",
 ]

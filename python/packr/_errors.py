@@ -158,6 +158,15 @@ class LimitError(PackrError):
     error: the guest's `memory.grow` / `table.grow` returns -1.)"""
 
 
+class ArtifactError(PackrError):
+    """A serialized module (an artifact: `Module.serialize`) failed verification
+    (PACKR_ERR_ARTIFACT), so nothing of it was loaded. The message names the check:
+    damaged ("checksum mismatch"), truncated, not a packr artifact, made by
+    an engine with other settings or another wasmtime/packr version, written with another
+    key or tampered with ("MAC mismatch"), or a key given for an artifact written without
+    one, or the other way round. `Cache.load` never raises it: it recompiles instead."""
+
+
 # The numbers are packr's stable status numbers (include/packr.h); unknown ones give PackrError.
 _BY_STATUS = {
     1: NullPointerError,
@@ -181,6 +190,7 @@ _BY_STATUS = {
     19: Interrupted,
     20: OutOfFuel,
     21: LimitError,
+    22: ArtifactError,
 }
 
 HOST = 15

@@ -57,6 +57,14 @@ class Interrupter(ctypes.Structure):
     pass
 
 
+class Cache(ctypes.Structure):
+    pass
+
+
+class CacheOptions(ctypes.Structure):
+    pass
+
+
 ConfigP = POINTER(Config)
 RuntimeP = POINTER(Runtime)
 ModuleP = POINTER(Module)
@@ -65,6 +73,8 @@ HostP = POINTER(Host)
 FuncP = POINTER(Func)
 InstanceConfigP = POINTER(InstanceConfig)
 InterrupterP = POINTER(Interrupter)
+CacheP = POINTER(Cache)
+CacheOptionsP = POINTER(CacheOptions)
 # A packr_caller arrives in a callback as an address (c_void_p gives a plain int, the cheapest
 # thing ctypes can hand a callback) and is passed back as one.
 CallerAddress = c_void_p
@@ -117,6 +127,16 @@ class Bytes(ctypes.Structure):
 
 
 BytesP = POINTER(Bytes)
+
+
+class CacheStats(ctypes.Structure):
+    """packr_cache_stats: a cache handle's counters and its directory's size."""
+    _fields_ = [
+        (name, c_uint64)
+        for name in ("hits", "misses", "rejected", "stored", "evicted", "errors", "bytes_on_disk", "files")
+    ]
+
+
 assert ctypes.sizeof(Val) == 24 and Val.of.offset == 8, "packr_val's layout (include/packr.h)"
 
 # packr_host_callback and packr_finalizer. `env` is the key of the Python definition
@@ -232,6 +252,23 @@ _SIGNATURES = {
     "packr_instance_set_timeout_ms": (status, [InstanceP, c_uint64]),
     "packr_instance_add_fuel": (status, [InstanceP, c_uint64]),
     "packr_instance_fuel": (status, [InstanceP, POINTER(c_uint64)]),
+    # Artifacts (serialized modules) and the persistent compile cache. Keys, artifacts and
+    # wasm are passed as `bytes` where a c_char_p is declared, always with their length.
+    "packr_module_serialize": (status, [ModuleP, BytesP]),
+    "packr_module_serialize_keyed": (status, [ModuleP, c_char_p, c_size_t, BytesP]),
+    "packr_module_deserialize": (status, [RuntimeP, c_char_p, c_size_t, POINTER(ModuleP)]),
+    "packr_module_deserialize_keyed": (status, [RuntimeP, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(ModuleP)]),
+    "packr_cache_options_new": (status, [POINTER(CacheOptionsP)]),
+    "packr_cache_options_free": (None, [CacheOptionsP]),
+    "packr_cache_options_set_key": (status, [CacheOptionsP, c_char_p, c_size_t]),
+    "packr_cache_options_set_max_bytes": (status, [CacheOptionsP, c_uint64]),
+    "packr_cache_open": (status, [c_char_p, POINTER(CacheP)]),
+    "packr_cache_open_with": (status, [c_char_p, CacheOptionsP, POINTER(CacheP)]),
+    "packr_cache_free": (None, [CacheP]),
+    "packr_cache_load": (status, [CacheP, RuntimeP, c_char_p, c_size_t, POINTER(ModuleP)]),
+    "packr_cache_get_stats": (status, [CacheP, POINTER(CacheStats)]),
+    "packr_cache_last_problem": (status, [CacheP, BytesP]),
+    "packr_cache_dir": (c_char_p, [CacheP]),
 }
 
 # The call paths a prepared plan takes (_calls.py, and pack calls in _pack.py), once more

@@ -41,6 +41,31 @@ def _text(ptr: int | None, length: int) -> str:
     return ctypes.string_at(ptr, length).decode("utf-8") if length else ""
 
 
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+def as_key(key: Optional[BytesLike]) -> Optional[bytes]:
+    """An artifact key as bytes (None stays None); its length is the core's to check."""
+    if key is None or isinstance(key, bytes):
+        return key
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError(f"key must be bytes (at least 16 of them) or None, not {type(key).__name__}")
+
+
+def as_wasm(wasm: Union[BytesLike, str]) -> bytes:
+    """A module's source for the C call: binary (bytes-like) as it is, text (str) as UTF-8."""
+    return wasm.encode("utf-8") if isinstance(wasm, str) else bytes(wasm)
+
+
+def take_bytes(out: Any) -> Optional[bytes]:
+    """A copy of the packr_bytes `out` (None for {NULL, 0}), which is then freed."""
+    try:
+        return ctypes.string_at(out.data, out.len) if out.data else None
+    finally:
+        _ffi.lib().packr_bytes_free(ctypes.byref(out))  # a no-op for {NULL, 0}
+
+
 class Runtime(_Handle):
     """A wasmtime engine plus the host definitions instances link against. Thread-safe.
 
@@ -94,7 +119,7 @@ class Runtime(_Handle):
 
     def load(self, wasm: Union[bytes, bytearray, memoryview, str]) -> Module:
         """Compiles a binary module (bytes-like) or WebAssembly text (str)."""
-        data = wasm.encode("utf-8") if isinstance(wasm, str) else bytes(wasm)
+        data = as_wasm(wasm)
         out = _ffi.ModuleP()
         with self._use() as ptr:
             check(_ffi.lib().packr_module_load(ptr, data, len(data), ctypes.byref(out)))
@@ -106,6 +131,31 @@ class Runtime(_Handle):
         with self._use() as ptr, module._use() as module_ptr:
             check(_ffi.lib().packr_runtime_wrap_module(ptr, module_ptr, ctypes.byref(out)))
         return Module._adopt(out, module._signatures)
+
+    def deserialize(self, data: BytesLike, key: Optional[BytesLike] = None) -> Module:
+        """The module in `data`, an artifact from `Module.serialize`, bound to this runtime
+        without compiling. It behaves exactly like one from `load` (clone, wrap, instantiate).
+
+        The artifact is verified first; `ArtifactError` says which check failed: damaged,
+        truncated, not an artifact, made by an engine with other settings (another
+        `Config`, such as `fuel=True` against none) or another wasmtime/packr version, or a
+        `key` that is not the one it was written with (also: one given for an artifact
+        written without, or none for one written with). A key shorter than 16 bytes is
+        `InvalidArgumentError`. Only deserialize artifacts from a source you trust, or
+        written with a secret key: the checksum of an unkeyed artifact catches damage,
+        not tampering. Thread-safe.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes (an artifact from Module.serialize), not {type(data).__name__}")
+        data, key = bytes(data), as_key(key)
+        out = _ffi.ModuleP()
+        lib = _ffi.lib()
+        with self._use() as ptr:
+            if key is None:
+                check(lib.packr_module_deserialize(ptr, data, len(data), ctypes.byref(out)))
+            else:
+                check(lib.packr_module_deserialize_keyed(ptr, key, len(key), data, len(data), ctypes.byref(out)))
+        return Module._adopt(out, {})
 
 
 def _with_host(base: Any, host: Host) -> Any:
@@ -227,6 +277,27 @@ class Module(_Handle):
             if config is not None:
                 _ffi.lib().packr_instance_config_free(config)
         return Instance._adopt(out, self._signatures, state)
+
+    def serialize(self, key: Optional[BytesLike] = None) -> bytes:
+        """The compiled module as an artifact: bytes that `Runtime.deserialize` (in this
+        process or another, later) turns back into the module without compiling, on a
+        runtime with the same engine settings and the same wasmtime/packr version.
+
+        The artifact ends in a trailer that names its engine and the wasm it came from and
+        carries a checksum, or with `key` (bytes, at least 16 of them, else
+        `InvalidArgumentError`) a MAC made with it, so only a holder of the key can make an
+        artifact that deserializes with it. Keep keys secret; the bytes hold machine code.
+        Thread-safe.
+        """
+        key = as_key(key)
+        out = _ffi.Bytes()
+        lib = _ffi.lib()
+        with self._use() as ptr:
+            if key is None:
+                check(lib.packr_module_serialize(ptr, ctypes.byref(out)))
+            else:
+                check(lib.packr_module_serialize_keyed(ptr, key, len(key), ctypes.byref(out)))
+        return take_bytes(out) or b""  # `out` is written only on success
 
     def func(self, name: str) -> Func:
         """Resolves the exported function `name` once, for fast calls on any instance of this

@@ -69,6 +69,7 @@ def test_every_status_has_its_class():
         packr.TrapError, packr.OutOfBoundsError, packr.BusyError, packr.PanicError,
         packr.InstantiateError, packr.PoolExhaustedError, packr.ResourceError, packr.HostError,
         packr.ExitError, packr.GuestError, packr.Timeout, packr.Interrupted, packr.OutOfFuel, packr.LimitError,
+        packr.ArtifactError,
     ]
     from packr._errors import error_for
 
