@@ -8,10 +8,10 @@
  * Conventions:
  *  - Every failing packr call throws a packr::Error subclass chosen by its status (see
  *    packr::throw_status); the message is packr_last_error(), read right after the call.
- *  - Owners (Config, Host, Runtime, Module, InstanceConfig, Instance, Func) have noexcept
- *    moves. A moved-from or default-constructed owner is empty: destroying it, assigning to
- *    it and moving it are fine; using it throws NullPointerError (packr reports the NULL
- *    handle).
+ *  - Owners (Config, Host, Runtime, Module, InstanceConfig, Instance, Func, Cache) have
+ *    noexcept moves. A moved-from or default-constructed owner is empty: destroying it,
+ *    assigning to it and moving it are fine; using it throws NullPointerError (packr
+ *    reports the NULL handle).
  *  - Module is copyable: a copy is a new handle to the same compiled code
  *    (packr_module_clone, O(1)). The other owners are move-only.
  *  - Host functions (packr::Host) take any callable; the wasm signature is deduced from its
@@ -21,13 +21,17 @@
  *    type reaches the caller of call(). It is kept in the instance's own state, never in a
  *    global or thread_local slot; packr's message for the failure (the function's name and
  *    a wasm backtrace) is Instance::last_host_error().
- *  - Bytes that packr hands out (pack-call output, captured WASI output) are copied into a
- *    std::vector<uint8_t> or std::string and packr's buffer is freed at once
- *    (packr_bytes_free), whatever happens.
- *  - Thread rules are packr's: Runtime and Module objects may be used by many threads at
- *    once (const member functions only; assigning to or destroying an object while another
- *    thread uses it is a data race, as for any C++ object). An Instance is used by one
- *    thread at a time; a call that finds it in use throws BusyError instead of waiting.
+ *  - Bytes that packr hands out (pack-call output, captured WASI output, artifacts) are
+ *    copied into a std::vector<uint8_t> or std::string and packr's buffer is freed at
+ *    once (packr_bytes_free), whatever happens.
+ *  - Thread rules are packr's: Runtime, Module and Cache objects may be used by many
+ *    threads at once (const member functions only; assigning to or destroying an object
+ *    while another thread uses it is a data race, as for any C++ object). An Instance is
+ *    used by one thread at a time; a call that finds it in use throws BusyError instead of
+ *    waiting.
+ *  - Compiling once: Module::serialize turns compiled code into an artifact (bytes) that
+ *    Runtime::deserialize verifies and loads without compiling (ArtifactError when a check
+ *    fails); packr::Cache keeps artifacts in a directory, shared by threads and processes.
  *  - Guardrails: a call can be bounded in time (InstanceConfig::timeout), stopped from
  *    any thread (Instance::interrupt, packr::Interrupter), metered (Config::fuel with
  *    InstanceConfig::fuel), and its memories and tables capped (InstanceConfig::
@@ -273,6 +277,17 @@ public:
     explicit LimitError(const std::string &m) : Error(PACKR_ERR_LIMIT, m) {}
 };
 
+/// PACKR_ERR_ARTIFACT: a serialized module (Runtime::deserialize) failed verification, and
+/// nothing of it was run; the message starts with `artifact rejected: ` and names the check
+/// that failed: the artifact is truncated, damaged (`checksum mismatch`), not a packr
+/// artifact, made by an engine with other settings or another packr or wasmtime version,
+/// signed with another key or changed since (`MAC mismatch`), or signed when no key was
+/// given (or the reverse). A Cache never throws it: it recompiles.
+class ArtifactError : public Error {
+public:
+    explicit ArtifactError(const std::string &m) : Error(PACKR_ERR_ARTIFACT, m) {}
+};
+
 /// Throws the Error subclass for `status` with `message`. The one place statuses become
 /// exception types. `status` must not be PACKR_OK. A status this header does not know is
 /// thrown as a plain Error, never as the wrong subclass.
@@ -299,6 +314,7 @@ public:
     case PACKR_ERR_INTERRUPTED: throw InterruptedError(message);
     case PACKR_ERR_OUT_OF_FUEL: throw OutOfFuelError(message);
     case PACKR_ERR_LIMIT: throw LimitError(message);
+    case PACKR_ERR_ARTIFACT: throw ArtifactError(message);
     default: throw Error(status, message);
     }
 }
@@ -1497,6 +1513,37 @@ public:
         return detail::copy_signature(s);
     }
 
+    /// The compiled code as an artifact: bytes to keep (in a file, a database, another
+    /// process) and turn back into a module with Runtime::deserialize, without compiling
+    /// again. The artifact is wasmtime's machine code plus a trailer packr checks on the way
+    /// back in: a checksum, the wasm's hash and the settings of the engine that compiled it,
+    /// which only a runtime with the same engine settings (and the same packr and wasmtime
+    /// versions) accepts. It is about three times the size of the wasm. Throws
+    /// NullPointerError (empty module), ResourceError (wasmtime cannot serialize the code).
+    /// Thread-safe.
+    std::vector<uint8_t> serialize() const {
+        detail::OwnedBytes out;
+        check(packr_module_serialize(raw_, out.out()));
+        return out.vector();
+    }
+
+    /// As serialize(), sealed with a BLAKE3 MAC under `key_len` bytes of secret `key` (at
+    /// least 16) instead of a checksum: only Runtime::deserialize with the same key accepts
+    /// it, so an artifact kept where others can write cannot be swapped for their machine
+    /// code. Throws InvalidArgumentError (a key shorter than 16 bytes), and as serialize().
+    /// Thread-safe.
+    std::vector<uint8_t> serialize(const uint8_t *key, std::size_t key_len) const {
+        detail::OwnedBytes out;
+        check(packr_module_serialize_keyed(raw_, key, key_len, out.out()));
+        return out.vector();
+    }
+    /// A keyed serialize() with the key in any contiguous container of bytes (std::string,
+    /// std::vector<uint8_t>, std::array<uint8_t, N>, ...).
+    template <class Key, class = std::enable_if_t<detail::is_bytes_v<Key>>>
+    std::vector<uint8_t> serialize(const Key &key) const {
+        return serialize(detail::bytes_data(key), key.size());
+    }
+
 private:
     explicit Module(packr_module *raw) noexcept : raw_(raw) {}
 
@@ -2025,10 +2072,215 @@ public:
         return Module::adopt(raw);
     }
 
+    /// Turns `len` bytes of an artifact from Module::serialize() back into a module bound
+    /// to this runtime, without compiling; it behaves exactly like one from load(). The
+    /// bytes are only read during the call (copied as needed). Everything is verified before
+    /// any of it is used: throws ArtifactError naming the failed check (damaged, truncated,
+    /// not an artifact, made by an engine with other settings or another packr or wasmtime
+    /// version, or sealed with a key: see the keyed overload). Thread-safe.
+    Module deserialize(const uint8_t *bytes, std::size_t len) const {
+        packr_module *raw = nullptr;
+        check(packr_module_deserialize(raw_, bytes, len, &raw));
+        return Module::adopt(raw);
+    }
+    /// deserialize() of an artifact in any contiguous container of bytes
+    /// (std::vector<uint8_t> as serialize() gives it, std::string, ...).
+    template <class Bytes, class = std::enable_if_t<detail::is_bytes_v<Bytes>>>
+    Module deserialize(const Bytes &artifact) const {
+        return deserialize(detail::bytes_data(artifact), artifact.size());
+    }
+
+    /// deserialize() of an artifact sealed by Module::serialize(key): its MAC is checked
+    /// under `key_len` bytes of `key` (at least 16). Throws ArtifactError also for another
+    /// key or tampered bytes (`MAC mismatch`) and for an artifact written without a key;
+    /// InvalidArgumentError for a key shorter than 16 bytes. Thread-safe.
+    Module deserialize(const uint8_t *bytes, std::size_t len, const uint8_t *key, std::size_t key_len) const {
+        packr_module *raw = nullptr;
+        check(packr_module_deserialize_keyed(raw_, key, key_len, bytes, len, &raw));
+        return Module::adopt(raw);
+    }
+    /// The keyed deserialize() with the artifact and the key in contiguous containers of
+    /// bytes.
+    template <class Bytes, class Key,
+              class = std::enable_if_t<detail::is_bytes_v<Bytes> && detail::is_bytes_v<Key>>>
+    Module deserialize(const Bytes &artifact, const Key &key) const {
+        return deserialize(detail::bytes_data(artifact), artifact.size(), detail::bytes_data(key), key.size());
+    }
+
 private:
     explicit Runtime(packr_runtime *raw) noexcept : raw_(raw) {}
 
     packr_runtime *raw_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------
+// Cache
+// ---------------------------------------------------------------------------------------
+
+/// Options for a Cache (Cache(dir, options)). A plain value type:
+/// `packr::CacheOptions{key, 64 << 20}`, `packr::CacheOptions{std::nullopt, 1 << 30}`.
+struct CacheOptions {
+    /// A secret of at least 16 bytes: artifacts are sealed with a BLAKE3 MAC under it
+    /// (Module::serialize(key)) and only accepted with the same key, so a directory others
+    /// can write cannot feed this process their machine code. Artifacts of other keys (or
+    /// none) live beside them under other names. None, the default: a checksum only.
+    std::optional<std::vector<uint8_t>> key;
+    /// The most bytes of artifacts the directory may hold; past it the least recently used
+    /// are removed. 0, the default, for no limit.
+    uint64_t max_bytes = 0;
+};
+
+/// What a Cache has done (Cache::stats). The counters are this Cache object's (this
+/// process's); bytes_on_disk and files describe the directory now, whoever wrote it.
+struct CacheStats {
+    uint64_t hits = 0;          ///< loads served from a verified artifact on disk
+    uint64_t misses = 0;        ///< loads that compiled
+    uint64_t rejected = 0;      ///< artifacts that failed verification (recompiled and replaced)
+    uint64_t stored = 0;        ///< artifacts written
+    uint64_t evicted = 0;       ///< artifacts removed to stay within CacheOptions::max_bytes
+    uint64_t errors = 0;        ///< file system problems that fell back to compiling or not storing
+    uint64_t bytes_on_disk = 0; ///< total size of the artifacts in the directory (a scan)
+    uint64_t files = 0;         ///< how many artifacts the directory holds (a scan)
+};
+
+/// A persistent compile cache: a directory of artifacts (see Module::serialize), one per
+/// wasm module, engine settings and key (owns one packr_cache handle). Move-only.
+///
+///     packr::Cache cache("/var/cache/myhost/wasm");
+///     packr::Module module = cache.load(runtime, wasm);  // compiled once, then from disk
+///
+/// load() hands out the module `runtime` would compile from the wasm: from its artifact
+/// when a valid one is on disk, else compiled and stored (written to a temporary file, then
+/// renamed into place, read-only). Artifacts are found by the wasm's hash and the engine's
+/// settings, so runtimes with other settings, and caches with other keys, keep their own
+/// side by side. An artifact that fails verification (damaged, truncated, compiled from
+/// other wasm, unsigned or signed with another key) is never an error: it is recompiled and
+/// replaced, counted in CacheStats::rejected, and last_problem() says why. Nor are file
+/// system problems (a full or read-only disk): load() then compiles without storing,
+/// counted in CacheStats::errors. Only compiling can fail.
+///
+/// Thread rules: packr_cache is thread-safe, so any number of threads may call load(),
+/// stats(), last_problem() and dir() on one Cache at once, and any number of processes may
+/// share the directory: loaders of the same module wait for one compile (a lock file per
+/// artifact) instead of compiling it each. Destroying or assigning to the Cache must not
+/// race with another use of the object. Modules it loaded stay valid after it is gone.
+class Cache {
+public:
+    /// An empty cache; using it throws NullPointerError.
+    Cache() noexcept = default;
+
+    /// Opens the cache in directory `dir` (any path bytes but NUL), creating it (mode 0700,
+    /// with its parents) if missing, with no key and no size limit. A directory that cannot
+    /// be created, read or written is no error, here or in load(): loads then compile,
+    /// CacheStats::errors counts each failure and last_problem() says what went wrong.
+    /// Throws InvalidArgumentError for an empty path or one holding a NUL byte.
+    explicit Cache(std::string_view dir) : Cache(dir, CacheOptions{}) {}
+
+    /// Opens the cache in `dir` with `options`. Throws as Cache(dir), and
+    /// InvalidArgumentError for a key shorter than 16 bytes. With a key, each hit copies the
+    /// artifact into sealed memory before checking it, so the file cannot change between
+    /// the check and its use.
+    Cache(std::string_view dir, const CacheOptions &options) {
+        const std::string path = detail::c_string(dir, "the cache directory");
+        packr_cache_options *raw_options = nullptr;
+        check(packr_cache_options_new(&raw_options));
+        const std::unique_ptr<packr_cache_options, void (*)(packr_cache_options *)> owned(
+            raw_options, packr_cache_options_free);
+        if (options.key) {
+            check(packr_cache_options_set_key(raw_options, options.key->data(), options.key->size()));
+        }
+        check(packr_cache_options_set_max_bytes(raw_options, options.max_bytes));
+        check(packr_cache_open_with(path.c_str(), raw_options, &raw_));
+    }
+
+    /// Takes ownership of a handle from the C API (NULL gives an empty Cache).
+    static Cache adopt(packr_cache *raw) noexcept { return Cache(raw); }
+
+    Cache(const Cache &) = delete;
+    Cache &operator=(const Cache &) = delete;
+    /// Takes the handle; `other` becomes empty.
+    Cache(Cache &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /// Frees the current handle and takes `other`'s; self-move leaves it unchanged.
+    Cache &operator=(Cache &&other) noexcept {
+        if (this != &other) {
+            packr_cache_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the handle (packr_cache_free); the directory and the modules loaded stay.
+    ~Cache() { packr_cache_free(raw_); }
+
+    /// True unless empty (moved-from).
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+    /// The handle, still owned by this Cache.
+    const packr_cache *get() const noexcept { return raw_; }
+    /// Gives up the handle: the caller frees it with packr_cache_free. Leaves this empty.
+    packr_cache *release() noexcept { return std::exchange(raw_, nullptr); }
+
+    /// The module compiled from `len` bytes at `wasm` (binary or text, only read during the
+    /// call) for `runtime`'s engine and bound to `runtime`, as Runtime::load gives it: from
+    /// the directory when a verified artifact is there (a hit), else compiled and stored (a
+    /// miss). Throws what Runtime::load throws (CompileError, LimitError), NullPointerError
+    /// (an empty cache or runtime); never ArtifactError or a file system error (see Cache).
+    /// Thread-safe, also with other processes using the directory.
+    Module load(const Runtime &runtime, const uint8_t *wasm, std::size_t len) const {
+        packr_module *raw = nullptr;
+        check(packr_cache_load(raw_, runtime.get(), wasm, len, &raw));
+        return Module::adopt(raw);
+    }
+    /// Loads a binary module (or text held as bytes).
+    Module load(const Runtime &runtime, const std::vector<uint8_t> &wasm) const {
+        return load(runtime, wasm.data(), wasm.size());
+    }
+    /// Loads WebAssembly text, or binary bytes held in a string.
+    Module load(const Runtime &runtime, std::string_view wat_or_bytes) const {
+        return load(runtime, reinterpret_cast<const uint8_t *>(wat_or_bytes.data()), wat_or_bytes.size());
+    }
+    /// Loads a C string of WebAssembly text (picks this over the vector overload).
+    Module load(const Runtime &runtime, const char *wat) const { return load(runtime, std::string_view(wat)); }
+
+    /// A snapshot of the counters and a scan of the directory (a directory read: call it to
+    /// observe, not on every load). Throws NullPointerError (empty cache). Thread-safe.
+    CacheStats stats() const {
+        packr_cache_stats s{};
+        check(packr_cache_get_stats(raw_, &s));
+        CacheStats out;
+        out.hits = s.hits;
+        out.misses = s.misses;
+        out.rejected = s.rejected;
+        out.stored = s.stored;
+        out.evicted = s.evicted;
+        out.errors = s.errors;
+        out.bytes_on_disk = s.bytes_on_disk;
+        out.files = s.files;
+        return out;
+    }
+
+    /// Why the latest artifact was rejected (its path, then ArtifactError's message, such as
+    /// `artifact rejected: checksum mismatch: ...`) or the latest file system failure
+    /// happened, or nullopt if there has been none since the cache was opened. Throws
+    /// NullPointerError (empty cache). Thread-safe.
+    std::optional<std::string> last_problem() const {
+        detail::OwnedBytes out;
+        check(packr_cache_last_problem(raw_, out.out()));
+        std::string message = out.string();
+        if (message.empty()) return std::nullopt;
+        return message;
+    }
+
+    /// The cache's directory, as given to the constructor (not made absolute). Throws
+    /// NullPointerError (empty cache). Thread-safe.
+    std::string dir() const {
+        const char *dir = packr_cache_dir(raw_);
+        if (dir == nullptr) throw NullPointerError("the Cache is empty (moved-from)");
+        return dir;
+    }
+
+private:
+    explicit Cache(packr_cache *raw) noexcept : raw_(raw) {}
+
+    packr_cache *raw_ = nullptr;
 };
 
 // ---------------------------------------------------------------------------------------

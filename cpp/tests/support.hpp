@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -42,6 +43,27 @@ inline std::string read_guest(const std::string &name) {
     s << in.rdbuf();
     return s.str();
 }
+
+// A fresh directory under the system's temporary directory (mkdtemp), removed with what it
+// holds.
+class TempDir {
+public:
+    explicit TempDir(const std::string &prefix = "packr-cpp") {
+        std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+        path_ = pattern;
+    }
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    const std::filesystem::path &path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
 
 inline const std::string &calc_wat() {
     static const std::string text = read_case_file("calc.wat");

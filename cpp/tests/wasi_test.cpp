@@ -23,6 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using packr_test::TempDir;
+
 const packr::Runtime &wasi_runtime() {
     static const packr::Runtime runtime(packr::Host().define_wasi());
     return runtime;
@@ -169,26 +171,6 @@ TEST(WasiProbe, OutputModes) {
     }
 }
 
-// A fresh directory under the system's temporary directory, removed with what it holds.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "packr-cpp-wasi-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    TempDir(const TempDir &) = delete;
-    TempDir &operator=(const TempDir &) = delete;
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    const fs::path &path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 void write_file(const fs::path &path, const std::string &text) {
     std::ofstream(path, std::ios::binary) << text;
 }
@@ -201,7 +183,7 @@ std::string read_file(const fs::path &path) {
 }
 
 TEST(WasiProbe, FilesInAPreopenAndNothingOutside) {
-    TempDir tmp;
+    TempDir tmp("packr-cpp-wasi");
     const fs::path data = tmp.path() / "data";
     fs::create_directory(data);
     write_file(data / "in.txt", "from the host\n");
@@ -233,7 +215,7 @@ TEST(WasiProbe, FilesInAPreopenAndNothingOutside) {
 }
 
 TEST(WasiProbe, PreopenIsCheckedAtOnce) {
-    TempDir tmp;
+    TempDir tmp("packr-cpp-wasi");
     packr::InstanceConfig config;
     try {
         config.wasi_preopen_dir("/no/such/packr/dir", "/x");
