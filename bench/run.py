@@ -6,6 +6,9 @@
 Each driver prints one JSON object (see bench/README.md). A driver that is missing or fails is
 skipped with a "skipped: <why>" line. The exit code is non-zero only when a packr driver that
 should have run did not. Standard library only: it runs before the venv exists.
+
+The cache mode runs each of its drivers several times (run_cache): once to fill an empty
+temporary directory, then in fresh processes that each load once from it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -46,19 +50,20 @@ class Driver:
 
 # The drivers, in table order. Paths may change: this table is the one place that says where.
 DRIVERS = (
-    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",), ("default", "pooling", "calls", "wasi", "pack", "guard"),
-           True, True),
-    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",), ("default", "pooling", "calls", "wasi", "pack"),
-           False, True),
+    Driver("packr-c", "C/Rust", ("target/bench/packr_bench",),
+           ("default", "pooling", "calls", "wasi", "pack", "guard", "cache"), True, True),
+    Driver("floor", "C/Rust", ("target/release/packr-bench-floor",),
+           ("default", "pooling", "calls", "wasi", "pack", "cache"), False, True),
     Driver("wasmtime-capi", "C/Rust", ("target/bench/capi_bench",), ("default", "pooling", "calls"), False, True),
     Driver("packr-go", "Go", ("target/bench/packr_go",), ("default", "pooling", "calls"), True, True),
     Driver("go-capi", "Go", ("target/bench/capi_go",), ("nopool", "pooling", "calls"), False, True),
     Driver("packr-py", "Python", ("{py}", "bench/python/packr_bench.py"),
            ("default", "pooling", "calls", "wasi", "pack"), True, False),
     Driver("wasmtime-py", "Python", ("{py}", "bench/python/wasmtime_bench.py"),
-           ("default", "pooling", "calls", "wasi"), False, False, ("wasmtime",)),
-    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"), ("default", "calls", "wasi", "pack"),
-           False, False, ("extism",), (("calls", "calls_extism.wasm"), ("pack", "extism_echo.wasm"))),
+           ("default", "pooling", "calls", "wasi", "cache"), False, False, ("wasmtime",)),
+    Driver("extism-py", "Python", ("{py}", "bench/python/extism_bench.py"),
+           ("default", "calls", "wasi", "pack", "cache"), False, False, ("extism",),
+           (("calls", "calls_extism.wasm"), ("pack", "extism_echo.wasm"))),
 )
 LANGUAGES = ("C/Rust", "Go", "Python")
 FLOOR = "floor"
@@ -77,6 +82,11 @@ PACK_FIELDS = tuple(f"{kind}_{label}_ns" for label, _, _ in PACK_SIZES for kind 
 GUARD_FIELDS = ("spawn_plain_us", "spawn_deadline_us", "call_plain_ns", "call_deadline_ns", "timeout_10ms_median_ms",
                 "timeout_10ms_p99_ms", "interrupt_median_us", "interrupt_p99_us", "query_ms", "query_fuel_ms",
                 "query_nosignals_ms")
+# The cache mode's fields (the sqlite guest through each system's disk cache; ms). Phase first
+# prints all but fresh_hit_ms, which run_cache adds: the median of the fresh processes' loads.
+CACHE_FIELDS = ("compile_ms", "miss_ms", "warm_hit_ms", "fresh_hit_ms", "deserialize_ms", "artifact_bytes")
+# Fresh processes per driver in the cache mode, full and quick (odd: the median is one load).
+CACHE_FRESH_RUNS, CACHE_FRESH_RUNS_QUICK = 11, 5
 # packr_instance_call by name before func handles and the raw call path (bench/README.md).
 CALL_BY_NAME_BEFORE_NS = 230.0
 
@@ -176,20 +186,8 @@ def missing_modules(python: str, modules: tuple) -> Optional[str]:
 
 # --- running the drivers -----------------------------------------------------------------
 
-def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace) -> tuple:
-    """Returns (result dict, None) or (None, why skipped)."""
-    argv = [python if a == "{py}" else os.path.join(ROOT, a) if i == 0 else a
-            for i, a in enumerate(driver.argv)]
-    if not os.path.exists(argv[0]) or (driver.argv[0] == "{py}" and not os.path.exists(argv[1])):
-        return None, f"{os.path.relpath(argv[0] if driver.argv[0] != '{py}' else argv[1], ROOT)} not found"
-    spawns = mode in SPAWN_MODES
-    guest = dict(driver.guests).get(mode) or MODE_GUESTS.get(mode)
-    argv += ["--wasm", os.path.join(GUESTS, guest) if guest else args.wasm, "--mode", mode]
-    if args.quick:
-        argv.append("--quick")
-    for flag in ("spawns", "threads", "live"):
-        if getattr(args, flag) is not None and spawns:
-            argv += [f"--{flag}", str(getattr(args, flag))]
+def invoke(argv: list, args: argparse.Namespace) -> tuple:
+    """Runs one driver process. Returns (its JSON object, None) or (None, why not)."""
     try:
         r = sh(argv, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -204,7 +202,52 @@ def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace)
             raise ValueError("not an object")
     except ValueError:
         return None, f"stdout is not one JSON object: {tail(r.stdout, 1)[:200]!r}"
-    expected = FIELDS if spawns else CALL_FIELDS if mode == "calls" else GUARD_FIELDS if mode == "guard" else PACK_FIELDS
+    return result, None
+
+
+def run_cache(argv: list, args: argparse.Namespace) -> tuple:
+    """The cache mode: phase first into an empty temporary directory (a miss, then warm hits in
+    that process), then fresh processes that each load once from the filled directory (phase
+    hit). One row: phase first's object with the fresh loads and their median added. The
+    directory is removed afterwards."""
+    cache_dir = tempfile.mkdtemp(prefix="packr-bench-cache-")
+    try:
+        result, why = invoke(argv + ["--cache-dir", cache_dir, "--cache-phase", "first"], args)
+        if result is None:
+            return None, f"phase first: {why}"
+        hits = []
+        for i in range(CACHE_FRESH_RUNS_QUICK if args.quick else CACHE_FRESH_RUNS):
+            hit, why = invoke(argv + ["--cache-dir", cache_dir, "--cache-phase", "hit"], args)
+            if hit is not None and not isinstance(hit.get("hit_ms"), (int, float)):
+                hit, why = None, "no hit_ms in its output"
+            if hit is None:
+                return None, f"fresh-process hit {i + 1}: {why}"
+            hits.append(hit["hit_ms"])
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    result.update(fresh_hits_ms=hits, fresh_hit_ms=sorted(hits)[len(hits) // 2], fresh_runs=len(hits))
+    return result, None
+
+
+def run_driver(driver: Driver, mode: str, python: str, args: argparse.Namespace) -> tuple:
+    """Returns (result dict, None) or (None, why skipped)."""
+    argv = [python if a == "{py}" else os.path.join(ROOT, a) if i == 0 else a
+            for i, a in enumerate(driver.argv)]
+    if not os.path.exists(argv[0]) or (driver.argv[0] == "{py}" and not os.path.exists(argv[1])):
+        return None, f"{os.path.relpath(argv[0] if driver.argv[0] != '{py}' else argv[1], ROOT)} not found"
+    spawns = mode in SPAWN_MODES
+    guest = dict(driver.guests).get(mode) or MODE_GUESTS.get(mode)
+    argv += ["--wasm", os.path.join(GUESTS, guest) if guest else args.wasm, "--mode", mode]
+    if args.quick:
+        argv.append("--quick")
+    for flag in ("spawns", "threads", "live"):
+        if getattr(args, flag) is not None and spawns:
+            argv += [f"--{flag}", str(getattr(args, flag))]
+    result, why = run_cache(argv, args) if mode == "cache" else invoke(argv, args)
+    if result is None:
+        return None, why
+    expected = FIELDS if spawns else CALL_FIELDS if mode == "calls" else GUARD_FIELDS if mode == "guard" \
+        else CACHE_FIELDS if mode == "cache" else PACK_FIELDS
     absent = [f for f in expected if f not in result]
     if absent:
         result.setdefault("notes", "")
@@ -228,7 +271,17 @@ def derive(rows: list) -> None:
     floors = {r["mode_asked"]: r.get("spawn_median_us") for r in rows if r["driver"] == FLOOR}
     call_floor = next((r for r in rows if r["driver"] == FLOOR and r["mode_asked"] == "calls"), {})
     pack_floor = next((r for r in rows if r["driver"] == FLOOR and r["mode_asked"] == "pack"), {})
+    cache_floor = next((r for r in rows if r["driver"] == FLOOR and r["mode_asked"] == "cache"), {})
     for r in rows:
+        if r["mode_asked"] == "cache":
+            per = lambda a, b: a / b if a and b else None  # noqa: E731
+            hit = r.get("fresh_hit_ms")
+            r["compile_hit_ratio"] = per(r.get("compile_ms"), hit)
+            r["miss_hit_ratio"] = per(r.get("miss_ms"), hit)
+            r["warm_vs_floor"] = per(r.get("warm_hit_ms"), cache_floor.get("warm_hit_ms"))
+            r["fresh_vs_floor"] = per(hit, cache_floor.get("fresh_hit_ms"))
+            r["deserialize_vs_floor"] = per(r.get("deserialize_ms"), cache_floor.get("deserialize_ms"))
+            continue
         if r["mode_asked"] == "pack":
             for label, _, _ in PACK_SIZES:
                 ours, floor = pack_best(r, label), pack_best(pack_floor, label)
@@ -258,6 +311,26 @@ def fmt(value, digits: int = 1) -> str:
     return str(value)
 
 
+def language_groups(rows: list, table: list, notes: list, tag: str, note_label=lambda r: r["driver"],
+                    spaced: bool = False):
+    """Yields each of `rows` with the mark of its note, language by language, after putting the
+    language's heading line into `table` (a blank line before it too if `spaced`); each row's
+    notes go into `notes`, numbered [tagN]."""
+    for language in LANGUAGES:
+        group = [r for r in rows if r["language"] == language]
+        if not group:
+            continue
+        if spaced:
+            table.append(None if table else "")
+        table.append(f"{language}")
+        for r in group:
+            mark = ""
+            if r.get("notes"):
+                notes.append(f"[{tag}{len(notes) + 1}] {note_label(r)}: {r['notes']}")
+                mark = f" [{tag}{len(notes)}]"
+            yield r, mark
+
+
 def print_table(rows: list, modes: tuple = ("default", "pooling", "nopool"), title: Optional[str] = None,
                 tag: str = "") -> None:
     """One table of spawn figures for the rows of `modes`; notes are numbered [tagN]."""
@@ -270,22 +343,12 @@ def print_table(rows: list, modes: tuple = ("default", "pooling", "nopool"), tit
                "spawns/s 1T", f"spawns/s {threads or 'N'}T", f"RSS MiB {live or ''} live".replace("  ", " "))
     table = []
     notes = []
-    for language in LANGUAGES:
-        group = [r for r in rows if r["language"] == language]
-        if not group:
-            continue
-        table.append(None if table else "")
-        table.append(f"{language}")
-        for r in group:
-            mark = ""
-            if r.get("notes"):
-                notes.append(f"[{tag}{len(notes) + 1}] {r['driver']} {r['mode_asked']}: {r['notes']}")
-                mark = f" [{tag}{len(notes)}]"
-            table.append((r["driver"] + mark, r["mode_asked"], fmt(r.get("compile_ms")),
-                          fmt(r.get("spawn_median_us")), fmt(r.get("spawn_p99_us")),
-                          fmt(r.get("compile_spawn_ratio"), 0), fmt(r.get("vs_floor"), 2) + ("x" if r.get("vs_floor") else ""),
-                          fmt(r.get("spawns_per_sec_1"), 0), fmt(r.get("spawns_per_sec_all"), 0),
-                          fmt(r.get("rss_1000_live_mib"))))
+    for r, mark in language_groups(rows, table, notes, tag, lambda r: f"{r['driver']} {r['mode_asked']}", spaced=True):
+        table.append((r["driver"] + mark, r["mode_asked"], fmt(r.get("compile_ms")),
+                      fmt(r.get("spawn_median_us")), fmt(r.get("spawn_p99_us")),
+                      fmt(r.get("compile_spawn_ratio"), 0), fmt(r.get("vs_floor"), 2) + ("x" if r.get("vs_floor") else ""),
+                      fmt(r.get("spawns_per_sec_1"), 0), fmt(r.get("spawns_per_sec_all"), 0),
+                      fmt(r.get("rss_1000_live_mib"))))
     cells = [headers] + [t for t in table if isinstance(t, tuple)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
 
@@ -314,20 +377,11 @@ def print_calls_table(rows: list) -> None:
                "host vs floor")
     table = []
     notes = []
-    for language in LANGUAGES:
-        group = [r for r in rows if r["language"] == language and r["mode_asked"] == "calls"]
-        if not group:
-            continue
-        table.append(f"{language}")
-        for r in group:
-            mark = ""
-            if r.get("notes"):
-                notes.append(f"[c{len(notes) + 1}] {r['driver']}: {r['notes']}")
-                mark = f" [c{len(notes)}]"
-            ratio = lambda v: fmt(v, 2) + ("x" if v else "")  # noqa: E731
-            table.append((r["driver"] + mark, fmt(r.get("call_ns")), fmt(r.get("call_fast_ns")),
-                          ratio(r.get("call_vs_floor")), fmt(r.get("host_call_ns")),
-                          fmt(r.get("host_call_fast_ns")), ratio(r.get("host_vs_floor"))))
+    for r, mark in language_groups([r for r in rows if r["mode_asked"] == "calls"], table, notes, "c"):
+        ratio = lambda v: fmt(v, 2) + ("x" if v else "")  # noqa: E731
+        table.append((r["driver"] + mark, fmt(r.get("call_ns")), fmt(r.get("call_fast_ns")),
+                      ratio(r.get("call_vs_floor")), fmt(r.get("host_call_ns")),
+                      fmt(r.get("host_call_fast_ns")), ratio(r.get("host_vs_floor"))))
     if not table:
         return
     cells = [headers] + [t for t in table if isinstance(t, tuple)]
@@ -362,32 +416,23 @@ def print_pack_table(rows: list) -> None:
     # (path, field kind, whether the line carries the vs-floor ratio)
     paths = (("pack", "pack", True), ("pack, fast", "pack_fast", True), ("2 memcpys", "memcpy2", False))
     table, notes = [], []
-    for language in LANGUAGES:
-        group = [r for r in rows if r["language"] == language]
-        if not group:
-            continue
-        table.append(f"{language}")
-        for r in group:
+    for r, mark in language_groups(rows, table, notes, "p"):
+        best = {label: pack_best(r, label) for label, _, _ in PACK_SIZES}
+        for path, kind, ratio in paths:
+            values = [r.get(f"{kind}_{label}_ns") for label, _, _ in PACK_SIZES]
+            if not any(values):
+                continue
+            cells = [r["driver"] + mark, path]
+            for (label, _, _), v in zip(PACK_SIZES, values):
+                # The ratio stands beside the system's fastest path at that size.
+                shown = r.get(f"pack_{label}_vs_floor") if ratio and v and v == best[label] else None
+                cells += [fmt(v, 0), ratio_cell(shown)]
+            table.append(tuple(cells))
             mark = ""
-            if r.get("notes"):
-                notes.append(f"[p{len(notes) + 1}] {r['driver']}: {r['notes']}")
-                mark = f" [p{len(notes)}]"
-            best = {label: pack_best(r, label) for label, _, _ in PACK_SIZES}
-            for path, kind, ratio in paths:
-                values = [r.get(f"{kind}_{label}_ns") for label, _, _ in PACK_SIZES]
-                if not any(values):
-                    continue
-                cells = [r["driver"] + mark, path]
-                for (label, _, _), v in zip(PACK_SIZES, values):
-                    # The ratio stands beside the system's fastest path at that size.
-                    shown = r.get(f"pack_{label}_vs_floor") if ratio and v and v == best[label] else None
-                    cells += [fmt(v, 0), ratio_cell(shown)]
-                table.append(tuple(cells))
+        for path, field in (("plain call", "plain_call_ns"), ("plain call, fast", "plain_call_fast_ns")):
+            if r.get(field):
+                table.append((r["driver"] + mark, path, fmt(r[field], 0), "") + ("", "") * (len(PACK_SIZES) - 1))
                 mark = ""
-            for path, field in (("plain call", "plain_call_ns"), ("plain call, fast", "plain_call_fast_ns")):
-                if r.get(field):
-                    table.append((r["driver"] + mark, path, fmt(r[field], 0), "") + ("", "") * (len(PACK_SIZES) - 1))
-                    mark = ""
     cells = [tuple(headers)] + [t for t in table if isinstance(t, tuple)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
 
@@ -456,6 +501,70 @@ def print_guard_table(rows: list) -> None:
         f"p99 {fmt(r.get('timeout_10ms_p99_ms'), 2)} ms ({r.get('tries')} tries)")
     log(f"  an interrupt from another thread stops it after: median {fmt(r.get('interrupt_median_us'))} us, "
         f"p99 {fmt(r.get('interrupt_p99_us'))} us")
+
+
+def print_cache_table(rows: list) -> None:
+    """The compile cache (mode cache): each system's compile, miss and hits of the sqlite guest,
+    then the ratios the cache issue's targets are about."""
+    rows = [r for r in rows if r["mode_asked"] == "cache"]
+    if not rows:
+        return
+    headers = ("system", "compile ms", "miss ms", "warm hit ms", "fresh hit ms", "from bytes ms", "artifact MiB",
+               "compile/hit", "miss/hit", "warm vs floor", "fresh vs floor")
+    table, notes = [], []
+    for r, mark in language_groups(rows, table, notes, "k"):
+        size = r.get("artifact_bytes")
+        table.append((r["driver"] + mark, fmt(r.get("compile_ms")), fmt(r.get("miss_ms")),
+                      fmt(r.get("warm_hit_ms"), 2), fmt(r.get("fresh_hit_ms"), 2), fmt(r.get("deserialize_ms"), 2),
+                      fmt(size / (1 << 20), 2) if size else "-", fmt(r.get("compile_hit_ratio"), 0),
+                      fmt(r.get("miss_hit_ratio"), 0), ratio_cell(r.get("warm_vs_floor")),
+                      ratio_cell(r.get("fresh_vs_floor"))))
+    cells = [headers] + [t for t in table if isinstance(t, tuple)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+
+    def line(cols: tuple) -> str:
+        return "  ".join(c.ljust(w) if i < 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+
+    runs = next((r.get("fresh_runs") for r in rows if r.get("fresh_runs")), None)
+    loads = next((r.get("loads") for r in rows if r.get("loads")), None)
+    log("")
+    log(f"compile cache (build/guest/sqlite.wasm, ms; warm hit: median of {loads or 'N'} loads in the process that "
+        f"filled the cache; fresh hit: median of {runs or 'N'} fresh processes, one load each; vs floor: "
+        "against Module::deserialize_file):")
+    log(line(headers))
+    log("-" * len(line(headers)))
+    for t in table:
+        log(line(t) if isinstance(t, tuple) else f"{t}:")
+    by = {r["driver"]: r for r in rows}
+    c = by.get("packr-c", {})
+    if c:
+        log(f"  packr-c verified hit / floor unverified deserialize_file (the verification share): warm "
+            f"{ratio_cell(c.get('warm_vs_floor'))}, fresh process {ratio_cell(c.get('fresh_vs_floor'))}; "
+            f"from bytes: packr_module_deserialize / Module::deserialize {ratio_cell(c.get('deserialize_vs_floor'))}")
+        for peer in ("extism-py", "wasmtime-py"):
+            theirs, ours = by.get(peer, {}).get("fresh_hit_ms"), c.get("fresh_hit_ms")
+            log(f"  {peer} fresh hit / packr-c fresh hit: {ratio_cell(theirs / ours if theirs and ours else None)}")
+    for n in notes:
+        log(n)
+
+
+def cache_targets(rows: list) -> list:
+    """The compile-cache issue's goals (issue 11), as check lines."""
+    by = {r["driver"]: r for r in rows if r["mode_asked"] == "cache"}
+    c = by.get("packr-c", {})
+    checks = []
+
+    def check(label: str, ratio: Optional[float], limit: float, at_least: bool, want: str) -> None:
+        checks.append({"target": label, "ratio": ratio, "want": want,
+                       "ok": None if ratio is None else (ratio >= limit if at_least else ratio <= limit)})
+
+    check("packr-c compile / fresh-process cache hit", c.get("compile_hit_ratio"), 200, True, ">= 200x")
+    theirs, ours = by.get("extism-py", {}).get("fresh_hit_ms"), c.get("fresh_hit_ms")
+    check("packr-c fresh-process cache hit vs extism-py's", theirs / ours if theirs and ours else None, 5, True,
+          ">= 5x faster")
+    check("packr-c verified hit / floor deserialize_file (warm; the verification share)", c.get("warm_vs_floor"),
+          1.25, False, "<= 1.25x")
+    return checks
 
 
 def guard_targets(rows: list) -> list:
@@ -533,6 +642,7 @@ def targets(rows: list) -> list:
     checks += call_targets(rows)
     checks += pack_targets(rows)
     checks += guard_targets(rows)
+    checks += cache_targets(rows)
     ratio = next((r.get("compile_ms", 0) * 1000 / r["spawn_median_us"] for r in rows
                   if (r["driver"], r["mode_asked"]) == ("packr-c", "pooling") and r.get("spawn_median_us")), None)
     checks.append({"target": "packr-c pooling compile/spawn ratio", "ratio": ratio, "want": ">= 100000",
@@ -669,6 +779,7 @@ def main() -> int:
                 "_initialize, reactor_get(); vs floor: the floor's pooled WASI spawn):", "w")
     print_pack_table(rows)
     print_guard_table(rows)
+    print_cache_table(rows)
     checks = targets(rows)
     print_targets(checks)
     failed = [s for s in skipped if s["required"]]

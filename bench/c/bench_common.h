@@ -35,6 +35,10 @@ typedef struct bench_args {
     size_t live;
     const char *mode;
     bool quick;
+    /* The cache mode: the directory its disk cache uses, and the phase ("first": fill the
+     * empty directory; "hit": one load from it, in this fresh process). */
+    const char *cache_dir;
+    const char *cache_phase;
 } bench_args;
 
 /* What a driver plugs in. `spawn` creates, calls and drops one instance; `live_new` creates
@@ -78,7 +82,8 @@ static inline size_t bench_number(const char *prog, const char *flag, const char
 /* `modes` is a NULL-terminated list; the first is the default. */
 static inline bench_args bench_parse(int argc, char **argv, const char *const *modes) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    bench_args a = {"build/guest/sqlite.wasm", 10000, cpus > 0 ? (size_t)cpus : 1, 1000, modes[0], false};
+    bench_args a = {"build/guest/sqlite.wasm", 10000, cpus > 0 ? (size_t)cpus : 1, 1000, modes[0], false, NULL,
+                    "first"};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (strcmp(flag, "--quick") == 0) {
@@ -108,9 +113,16 @@ static inline bench_args bench_parse(int argc, char **argv, const char *const *m
                 bench_die("%s: unknown mode '%s'", argv[0], value);
             }
             a.mode = *m;
+        } else if (strcmp(flag, "--cache-dir") == 0) {
+            a.cache_dir = value;
+        } else if (strcmp(flag, "--cache-phase") == 0) {
+            if (strcmp(value, "first") != 0 && strcmp(value, "hit") != 0) {
+                bench_die("%s: unknown cache phase '%s' (first or hit)", argv[0], value);
+            }
+            a.cache_phase = value;
         } else {
-            bench_die("usage: %s [--wasm PATH] [--spawns N] [--threads T] [--live N] [--mode M] [--quick]",
-                      argv[0]);
+            bench_die("usage: %s [--wasm PATH] [--spawns N] [--threads T] [--live N] [--mode M] [--quick] "
+                      "[--cache-dir D] [--cache-phase first|hit]", argv[0]);
         }
     }
     return a;

@@ -4,8 +4,10 @@
  * Modes: default (packr_runtime_new) and pooling (packr_config_*), calls (per-call costs
  * on one live instance of build/guest/calls.wasm), wasi (pooled spawns of the WASI reactor
  * build/guest/wasi_reactor.wasm, each with a fresh WASI context) and pack (pack calls of
- * build/guest/pack.wasm's echo, beside two memcpys and a plain call) and guard (what the
- * guardrails cost and how fast they stop a guest; bench/README.md). One JSON line on stdout.
+ * build/guest/pack.wasm's echo, beside two memcpys and a plain call), guard (what the
+ * guardrails cost and how fast they stop a guest) and cache (the sqlite guest through a
+ * packr_cache directory: compile, miss, warm hits, and with --cache-phase hit one load in a
+ * fresh process; bench/README.md). One JSON line on stdout.
  */
 #include "bench_common.h"
 
@@ -502,13 +504,141 @@ static void run_guard(const bench_args *a, const uint8_t *wasm, size_t len) {
     packr_runtime_free(g.runtime);
 }
 
+/* --- the cache mode ------------------------------------------------------------------- */
+
+/* Loads per warm figure (their median; odd, so the median is one load). */
+static size_t cache_loads(const bench_args *a) {
+    return a->quick ? 5 : 21;
+}
+
+/* Dies unless the cache's counters are these, saying what it last had trouble with. */
+static void expect_stats(const packr_cache *cache, uint64_t hits, uint64_t misses, uint64_t stored, const char *when) {
+    packr_cache_stats s;
+    check(packr_cache_get_stats(cache, &s), "cache_get_stats");
+    if (s.hits == hits && s.misses == misses && s.stored == stored && s.rejected == 0 && s.errors == 0) return;
+    packr_bytes problem = {NULL, 0};
+    check(packr_cache_last_problem(cache, &problem), "cache_last_problem");
+    bench_die("packr_bench: %s: hits %llu, misses %llu, stored %llu, rejected %llu, errors %llu (wanted %llu, %llu, "
+              "%llu, 0, 0); last problem: %.*s", when, (unsigned long long)s.hits, (unsigned long long)s.misses,
+              (unsigned long long)s.stored, (unsigned long long)s.rejected, (unsigned long long)s.errors,
+              (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)stored,
+              problem.data ? (int)problem.len : 4, problem.data ? (const char *)problem.data : "none");
+}
+
+/* What a loaded module must do, outside every timing: a spawn whose call returns the version. */
+static void check_module(const packr_module *module) {
+    packr_instance *instance = NULL;
+    packr_val result;
+    check(packr_module_instantiate(module, &instance), "instantiate");
+    check(packr_instance_call(instance, "demo_version_number", NULL, 0, &result, 1), "call");
+    if (result.kind != PACKR_I32 || result.of.i32 != BENCH_EXPECTED_VERSION) {
+        bench_die("packr_bench: demo_version_number returned %d, not %d", (int)result.of.i32, BENCH_EXPECTED_VERSION);
+    }
+    packr_instance_free(instance);
+}
+
+/* The median of `n` timed loads, in ms: from the cache (bytes NULL) or from bytes. Each
+ * module is freed after its clock stops. */
+static double median_load_ms(size_t n, packr_cache *cache, const packr_runtime *runtime, const uint8_t *wasm,
+                             size_t len, const packr_bytes *bytes) {
+    double *ms = malloc(n * sizeof *ms);
+    if (!ms) bench_die("packr_bench: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        packr_module *module = NULL;
+        double t = bench_now_s();
+        if (bytes) {
+            check(packr_module_deserialize(runtime, bytes->data, bytes->len, &module), "module_deserialize");
+        } else {
+            check(packr_cache_load(cache, runtime, wasm, len, &module), "cache_load");
+        }
+        ms[i] = (bench_now_s() - t) * 1e3;
+        packr_module_free(module);
+    }
+    double median = median_of(ms, n);
+    free(ms);
+    return median;
+}
+
+/* The cache mode (bench/README.md) on the sqlite guest, runtimes of packr_runtime_new's
+ * settings. Phase first: a compile on a fresh runtime; on another fresh runtime, the miss
+ * (packr_cache_load into the empty directory: compile and store), warm hits in this process,
+ * and packr_module_deserialize of the serialized module. Phase hit: one packr_cache_load in
+ * this fresh process, checked to be a hit. */
+static void run_cache(const bench_args *a, const uint8_t *wasm, size_t len) {
+    if (!a->cache_dir) bench_die("packr_bench: --mode cache needs --cache-dir");
+    packr_runtime *runtime = NULL;
+    packr_cache *cache = NULL;
+    packr_module *module = NULL;
+    if (strcmp(a->cache_phase, "hit") == 0) {
+        check(packr_runtime_new(&runtime), "runtime");
+        check(packr_cache_open(a->cache_dir, &cache), "cache_open");
+        double t = bench_now_s();
+        check(packr_cache_load(cache, runtime, wasm, len, &module), "cache_load");
+        double hit_ms = (bench_now_s() - t) * 1e3;
+        expect_stats(cache, 1, 0, 0, "a load in a fresh process was not a hit");
+        check_module(module);
+        printf("{\"system\": \"packr (C ABI)\", \"mode\": \"cache\", \"hit_ms\": %.3f}\n", hit_ms);
+        packr_module_free(module);
+        packr_cache_free(cache);
+        packr_runtime_free(runtime);
+        return;
+    }
+
+    check(packr_runtime_new(&runtime), "runtime");
+    double t = bench_now_s();
+    check(packr_module_load(runtime, wasm, len, &module), "compile");
+    double compile_ms = (bench_now_s() - t) * 1e3;
+    check_module(module);
+    packr_module_free(module);
+    packr_runtime_free(runtime);
+
+    check(packr_runtime_new(&runtime), "runtime");
+    check(packr_cache_open(a->cache_dir, &cache), "cache_open");
+    t = bench_now_s();
+    check(packr_cache_load(cache, runtime, wasm, len, &module), "cache_load");
+    double miss_ms = (bench_now_s() - t) * 1e3;
+    expect_stats(cache, 0, 1, 1, "the first load into an empty directory");
+    check_module(module);
+    size_t n = cache_loads(a);
+    double warm_hit_ms = median_load_ms(n, cache, runtime, wasm, len, NULL);
+    expect_stats(cache, n, 1, 1, "warm loads");
+
+    packr_bytes artifact = {NULL, 0};
+    check(packr_module_serialize(module, &artifact), "module_serialize");
+    double deserialize_ms = median_load_ms(n, NULL, runtime, NULL, 0, &artifact);
+    packr_module *copy = NULL;
+    check(packr_module_deserialize(runtime, artifact.data, artifact.len, &copy), "module_deserialize");
+    check_module(copy);
+    packr_module_free(copy);
+    packr_cache_stats stats;
+    check(packr_cache_get_stats(cache, &stats), "cache_get_stats");
+
+    printf("{\"system\": \"packr (C ABI)\", \"mode\": \"cache\", \"compile_ms\": %.3f, \"miss_ms\": %.3f, "
+           "\"warm_hit_ms\": %.3f, \"deserialize_ms\": %.3f, \"artifact_bytes\": %llu, \"artifacts\": %llu, "
+           "\"serialized_bytes\": %zu, \"loads\": %zu, \"notes\": \"compile: packr_module_load on a fresh runtime; "
+           "miss: packr_cache_load into the empty directory on another (compile + store); hit: packr_cache_load "
+           "(the artifact's trailer, checksum and wasm hash verified, then wasmtime's deserialize); from bytes: "
+           "packr_module_deserialize of packr_module_serialize's bytes (verified the same way)\"}\n",
+           compile_ms, miss_ms, warm_hit_ms, deserialize_ms, (unsigned long long)stats.bytes_on_disk,
+           (unsigned long long)stats.files, artifact.len, n);
+    packr_bytes_free(&artifact);
+    packr_module_free(module);
+    packr_cache_free(cache);
+    packr_runtime_free(runtime);
+}
+
 int main(int argc, char **argv) {
-    static const char *const modes[] = {"default", "pooling", "calls", "wasi", "pack", "guard", NULL};
+    static const char *const modes[] = {"default", "pooling", "calls", "wasi", "pack", "guard", "cache", NULL};
     bench_args a = bench_parse(argc, argv, modes);
     size_t len = 0;
     uint8_t *wasm = bench_read_file(a.wasm, &len);
     if (strcmp(a.mode, "calls") == 0) {
         run_calls(&a, wasm, len);
+        free(wasm);
+        return 0;
+    }
+    if (strcmp(a.mode, "cache") == 0) {
+        run_cache(&a, wasm, len);
         free(wasm);
         return 0;
     }

@@ -21,6 +21,13 @@ through `extism_plugin_call`.
 convention): `Plugin.call("echo", data)` returns the output as bytes, the SDK's one way to
 call a plugin with input. No plain call: the SDK calls only exports that take no arguments,
 and Plugin.call wants output.
+
+`--mode cache` (the sqlite guest): Extism's default disk cache, which is wasmtime's (by
+default in `$XDG_CACHE_HOME/wasmtime`, else `~/.cache/wasmtime`, unless
+`~/.config/wasmtime/config.toml` says otherwise), moved into `--cache-dir` through
+`EXTISM_CACHE_CONFIG`: a cache config TOML with only the directory set. A load is
+`CompiledPlugin(wasm)`, which makes Extism's engine and compiles (or, on a hit, loads from the
+cache) both the guest and Extism's kernel module.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from importlib.metadata import version
 
 # Extism turns on wasmtime's on-disk compile cache by default; an empty value turns it off,
 # so compile_ms is a compile (as for every other system) and the run leaves no cache behind.
+# The cache mode points it at a directory of the run's instead (cache() below).
 os.environ["EXTISM_CACHE_CONFIG"] = ""
 
 import extism  # noqa: E402
@@ -104,13 +112,27 @@ def pack(wasm: bytes) -> harness.Pack:
     return harness.Pack("extism-py", echo, None, None, None, None, notes)
 
 
+def cache(cache_dir: str) -> harness.Cache:
+    # Read by every engine Extism makes (one per CompiledPlugin), so it applies from here on.
+    os.environ["EXTISM_CACHE_CONFIG"] = harness.wasmtime_cache_config(cache_dir)
+    notes = (f"extism {version('extism')} (extism-sys {version('extism-sys')}, its own wasmtime): its default disk "
+             "cache (wasmtime's, by default in ~/.cache/wasmtime) moved into the run's temporary directory by "
+             "EXTISM_CACHE_CONFIG (a cache config TOML with only the directory set); a load is CompiledPlugin(wasm): "
+             "Extism's engine made, the guest and Extism's kernel module each loaded from the cache (compiled and "
+             "stored on the miss); artifacts zstd-compressed (wasmtime's default); compile: not measured")
+    return harness.Cache("extism-py", lambda wasm: CompiledPlugin(wasm, wasi=False, functions=[]), spawn,
+                         os.path.join(cache_dir, "store"), notes)
+
+
 def main() -> int:
-    args = harness.parse_args(("default", "calls", "wasi", "pack"))
-    if args.mode in ("wasi", "pack", "calls") and CompiledPlugin is None:
+    args = harness.parse_args(("default", "calls", "wasi", "pack", "cache"))
+    if args.mode in ("wasi", "pack", "calls", "cache") and CompiledPlugin is None:
         print(f"extism {version('extism')} is too old for this driver; not measured", file=sys.stderr)
         return 1
     if args.mode == "pack":
         return harness.main_pack(pack, args, "extism-py")
+    if args.mode == "cache":
+        return harness.main_cache(cache, args, "extism-py")
     if args.mode == "wasi":
         notes = [f"extism {version('extism')} (extism-sys {version('extism-sys')})",
                  "CompiledPlugin(wasm, wasi=True) once, Plugin(compiled, wasi=True) per spawn: a fresh WASI "

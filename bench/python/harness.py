@@ -10,6 +10,11 @@ RSS figure). `run()` parses the common flags, measures, and prints the one JSON 
 `--mode wasi` is a spawn mode like the others (the guest is a WASI reactor; the driver's
 spawn checks `reactor_get()`), and `--mode pack` measures bytes-in, bytes-out calls of an
 `echo` export on one live instance: a driver gives `main_pack()` a `Pack`.
+
+`--mode cache --cache-dir D --cache-phase first|hit` (the sqlite guest) loads the module
+through the system's on-disk compile cache in D: phase `first` the miss into the empty D and
+warm hits in the same process, phase `hit` one load in this fresh process (bench/run.py starts
+several). A driver gives `main_cache()` a `Cache`.
 """
 
 from __future__ import annotations
@@ -204,6 +209,104 @@ def main_pack(make: Callable[[bytes], Pack], args: argparse.Namespace, name: str
     return 0
 
 
+@dataclass
+class Cache:
+    """What a driver's cache mode measures.
+
+    `load(wasm)` is one load through the system's disk cache (a compile and a store on a miss,
+    a read of the stored artifact on a hit) and returns what `check(loaded)` instantiates and
+    checks. `store` is the directory wasmtime's cache keeps its artifacts in: they are counted
+    before and after each load, so that a hit that compiled is an error, not a fast miss.
+    """
+
+    name: str
+    load: Callable[[bytes], Any]
+    check: Callable[[Any], None]
+    store: str
+    notes: str
+
+
+CACHE_LOADS, CACHE_LOADS_QUICK = 21, 5  # warm hits per median (odd: the median is one sample)
+
+
+def wasmtime_cache_config(cache_dir: str) -> str:
+    """Writes a wasmtime cache config (TOML) keeping its artifacts in <cache_dir>/store and
+    returns its path. Only the directory differs from wasmtime's defaults (the format of
+    wasmtime 48 and 49: no `enabled` key)."""
+    path = os.path.join(cache_dir, "wasmtime-cache.toml")
+    with open(path, "w") as f:
+        # A JSON string is a valid TOML basic string.
+        f.write(f"[cache]\ndirectory = {json.dumps(os.path.join(cache_dir, 'store'))}\n")
+    return path
+
+
+def wasmtime_cache_artifacts(store: str) -> dict:
+    """The artifacts in a wasmtime cache directory, path -> size. Not artifacts: its usage files
+    (.stats), the files its atomic writes rename into place (*.wip-*), which its background
+    worker makes and removes at any moment, and its marker files (dot files)."""
+    found = {}
+    for base, _, files in os.walk(store):
+        for name in files:
+            if name.startswith(".") or name.endswith(".stats") or ".wip-" in name:
+                continue
+            path = os.path.join(base, name)
+            try:
+                found[path] = os.path.getsize(path)
+            except FileNotFoundError:  # removed since the listing: not an artifact that stays
+                pass
+    return found
+
+
+def _timed_ms(op: Callable[[], Any]) -> tuple:
+    t0 = time.perf_counter_ns()
+    value = op()
+    return value, (time.perf_counter_ns() - t0) / 1e6
+
+
+def measure_cache(cache: Cache, args: argparse.Namespace) -> dict:
+    with open(args.wasm, "rb") as f:
+        wasm = f.read()
+    before = wasmtime_cache_artifacts(cache.store)
+    result: dict = {"system": cache.name, "mode": "cache"}
+    if args.cache_phase == "hit":
+        if not before:
+            raise RuntimeError(f"{cache.store} holds no artifact: run phase first")
+        loaded, hit_ms = _timed_ms(lambda: cache.load(wasm))
+        result["hit_ms"] = round(hit_ms, 3)
+        if wasmtime_cache_artifacts(cache.store) != before:
+            raise RuntimeError("the load stored an artifact, so it compiled: not a hit")
+        cache.check(loaded)
+        return result
+    if before:
+        raise RuntimeError(f"{cache.store} is not empty: phase first needs an empty cache")
+    loaded, miss_ms = _timed_ms(lambda: cache.load(wasm))
+    stored = wasmtime_cache_artifacts(cache.store)
+    if not stored:
+        raise RuntimeError(f"the first load stored nothing in {cache.store}")
+    cache.check(loaded)
+    n = CACHE_LOADS_QUICK if args.quick else CACHE_LOADS
+    warm = sorted(_timed_ms(lambda: cache.load(wasm))[1] for _ in range(n))
+    if wasmtime_cache_artifacts(cache.store) != stored:
+        raise RuntimeError("a warm load stored an artifact, so it compiled: not a hit")
+    result.update(compile_ms=None, miss_ms=round(miss_ms, 3), warm_hit_ms=round(warm[n // 2], 3),
+                  deserialize_ms=None, artifact_bytes=sum(stored.values()), artifacts=len(stored), loads=n,
+                  notes=cache.notes)
+    return result
+
+
+def main_cache(make: Callable[[str], Cache], args: argparse.Namespace, name: str) -> int:
+    """Runs a driver's cache mode: `make(cache_dir)` sets the system's cache up in that directory."""
+    try:
+        if not args.cache_dir:
+            raise RuntimeError("--mode cache needs --cache-dir")
+        result = measure_cache(make(args.cache_dir), args)
+    except Exception as e:  # one line on stderr, nothing on stdout: the orchestrator skips us
+        print(f"{name} (cache {args.cache_phase}): {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    emit(result)
+    return 0
+
+
 def parse_args(modes: tuple[str, ...], argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--wasm", default=DEFAULT_WASM)
@@ -212,6 +315,9 @@ def parse_args(modes: tuple[str, ...], argv: Optional[list[str]] = None) -> argp
     p.add_argument("--live", type=int, default=1000)
     p.add_argument("--mode", default=modes[0], choices=modes)
     p.add_argument("--quick", action="store_true", help="spawns 300, live 50; calls: batches of 2,000")
+    p.add_argument("--cache-dir", help="cache mode: the directory the system's disk cache uses")
+    p.add_argument("--cache-phase", default="first", choices=("first", "hit"),
+                   help="cache mode: fill the empty directory (first) or load once from it (hit)")
     args = p.parse_args(argv)
     if args.quick:
         args.spawns, args.live = 300, 50

@@ -1,7 +1,11 @@
 //! The floor packr is measured against: plain wasmtime, packr's engine settings, the fastest
 //! safe path (one `InstancePre`, a fresh store per spawn, a typed call). Prints one JSON
 //! object on stdout; everything else goes to stderr.
+//!
+//! `--mode cache --cache-dir D --cache-phase first|hit`: wasmtime's own artifact, loaded with
+//! `Module::deserialize_file` (nothing verifies it): the floor of a verified cache hit.
 
+use std::path::Path;
 use std::process::exit;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -29,6 +33,14 @@ enum Mode {
     Calls,
     Wasi,
     Pack,
+    Cache,
+}
+
+/// The cache mode's phases: `first` fills an empty directory, `hit` is one load in a fresh process.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    First,
+    Hit,
 }
 
 impl Mode {
@@ -39,6 +51,7 @@ impl Mode {
             Mode::Calls => "calls",
             Mode::Wasi => "wasi",
             Mode::Pack => "pack",
+            Mode::Cache => "cache",
         }
     }
 }
@@ -50,13 +63,15 @@ struct Args {
     live: usize,
     mode: Mode,
     quick: bool,
+    cache_dir: Option<String>,
+    cache_phase: Phase,
 }
 
 fn usage(message: &str) -> ! {
     eprintln!("packr-bench-floor: {message}");
     eprintln!(
         "usage: packr-bench-floor [--wasm PATH] [--spawns N] [--threads T] [--live N] \
-         [--mode default|pooling|calls|wasi|pack] [--quick]"
+         [--mode default|pooling|calls|wasi|pack|cache] [--cache-dir D] [--cache-phase first|hit] [--quick]"
     );
     exit(2)
 }
@@ -69,6 +84,8 @@ fn parse_args() -> Args {
         live: 1000,
         mode: Mode::Default,
         quick: false,
+        cache_dir: None,
+        cache_phase: Phase::First,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -92,7 +109,16 @@ fn parse_args() -> Args {
                     "calls" => Mode::Calls,
                     "wasi" => Mode::Wasi,
                     "pack" => Mode::Pack,
+                    "cache" => Mode::Cache,
                     _ => usage(&format!("unknown mode {value}")),
+                }
+            }
+            "--cache-dir" => args.cache_dir = Some(value.clone()),
+            "--cache-phase" => {
+                args.cache_phase = match value.as_str() {
+                    "first" => Phase::First,
+                    "hit" => Phase::Hit,
+                    _ => usage(&format!("unknown cache phase {value}")),
                 }
             }
             _ => usage(&format!("unknown flag {flag}")),
@@ -331,6 +357,72 @@ fn pack(args: &Args, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// Loads per warm figure of the cache mode (its median; odd, so the median is one sample).
+fn cache_loads(args: &Args) -> usize {
+    if args.quick { 5 } else { 21 }
+}
+
+/// The median of `n` timed runs of `op`, in ms; what each returns is dropped after its clock stops.
+fn median_ms<T>(n: usize, mut op: impl FnMut() -> wasmtime::Result<T>) -> wasmtime::Result<f64> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let value = op()?;
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(value);
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples[n / 2])
+}
+
+/// What a loaded module must do: a spawn (outside every timing) whose call returns the version.
+fn check_module(engine: &Engine, module: &Module) -> wasmtime::Result<()> {
+    let pre = Linker::<()>::new(engine).instantiate_pre(module)?;
+    instantiate(engine, &pre).map(drop)
+}
+
+/// The cache mode (bench/README.md) on the sqlite guest, with the default mode's engine.
+/// Phase `first`: a compile; the miss a cache of wasmtime's own artifacts would pay (that
+/// compile, `Module::serialize`, the write to `<dir>/sqlite.cwasm`); then warm loads of the
+/// file with `Module::deserialize_file` (an mmap, no check of the contents) and of its bytes
+/// with `Module::deserialize`. Phase `hit`: one `deserialize_file` in this fresh process.
+fn cache(args: &Args, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<()> {
+    let dir = args.cache_dir.as_deref().ok_or_else(|| wasmtime::format_err!("--mode cache needs --cache-dir"))?;
+    let path = Path::new(dir).join("sqlite.cwasm");
+    // SAFETY: the file is this program's own artifact, written by phase first with an engine
+    // of the same settings, and nothing changes it while it is mapped.
+    let load = || unsafe { Module::deserialize_file(engine, &path) };
+    if args.cache_phase == Phase::Hit {
+        let t = Instant::now();
+        let module = load()?;
+        let hit_ms = t.elapsed().as_secs_f64() * 1e3;
+        check_module(engine, &module)?;
+        println!("{{\"system\": \"wasmtime (Rust)\", \"mode\": \"cache\", \"hit_ms\": {hit_ms:.3}}}");
+        return Ok(());
+    }
+    let t = Instant::now();
+    let module = Module::new(engine, bytes)?;
+    let compile_ms = t.elapsed().as_secs_f64() * 1e3;
+    let artifact = module.serialize()?;
+    std::fs::write(&path, &artifact)?;
+    let miss_ms = t.elapsed().as_secs_f64() * 1e3;
+    check_module(engine, &module)?;
+    check_module(engine, &load()?)?;
+    let n = cache_loads(args);
+    let warm_hit_ms = median_ms(n, load)?;
+    // SAFETY: the bytes are the artifact this engine just made.
+    let deserialize_ms = median_ms(n, || unsafe { Module::deserialize(engine, &artifact) })?;
+    println!(
+        "{{\"system\": \"wasmtime (Rust)\", \"mode\": \"cache\", \"compile_ms\": {compile_ms:.3}, \"miss_ms\": {miss_ms:.3}, \
+         \"warm_hit_ms\": {warm_hit_ms:.3}, \"deserialize_ms\": {deserialize_ms:.3}, \"artifact_bytes\": {}, \"loads\": {n}, \
+         \"notes\": \"no cache of its own: miss = Module::new + Module::serialize + fs::write of the artifact \
+         (the compile timed once, serialize and write after it); hit = Module::deserialize_file (an mmap; the \
+         artifact's contents are not checked); from bytes = Module::deserialize of the artifact in memory\"}}",
+        artifact.len()
+    );
+    Ok(())
+}
+
 /// The spawn measurement (bench/README.md), in the order every driver keeps: warm-up, timed
 /// single-threaded spawns, the threaded run, then the live instances' RSS. Prints the JSON.
 fn measure<T: 'static>(args: &Args, compile_ms: f64, make: Arc<Spawner<T>>) {
@@ -401,6 +493,7 @@ fn main() {
     let run: Option<fn(&Args, &Engine, &[u8]) -> wasmtime::Result<()>> = match args.mode {
         Mode::Calls => Some(calls),
         Mode::Pack => Some(pack),
+        Mode::Cache => Some(cache),
         _ => None,
     };
     if let Some(run) = run {
