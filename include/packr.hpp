@@ -7,7 +7,9 @@
  *
  * Conventions:
  *  - Every failing packr call throws a packr::Error subclass chosen by its status (see
- *    packr::throw_status); the message is packr_last_error(), read right after the call.
+ *    packr::throw_status); the message is packr_last_error(), read right after the call,
+ *    with the C functions its advice names spelled as this header's (packr_config_set_fuel
+ *    reads Config::fuel, packr_runtime_new_sharing_engine Runtime::sharing_engine).
  *  - Owners (Config, Host, Runtime, Module, InstanceConfig, Instance, Func, Cache) have
  *    noexcept moves. A moved-from or default-constructed owner is empty: destroying it,
  *    assigning to it and moving it are fine; using it throws NullPointerError (packr
@@ -320,45 +322,80 @@ public:
 }
 
 namespace detail {
-// packr_last_error(), with the C names its advice gives spelled as this header spells them.
-// Only messages of these statuses give such advice, and they are packr's own text (others
-// may quote guest text, which is left alone).
-inline std::string last_error(packr_status status) {
-    std::string message = packr_last_error();
-    if (status != PACKR_ERR_INVALID_ARGUMENT && status != PACKR_ERR_LINK && status != PACKR_ERR_INTERRUPTED &&
-        status != PACKR_ERR_OUT_OF_FUEL && status != PACKR_ERR_LIMIT) {
+// True for the characters a C identifier is made of: a name matched inside a longer one
+// (packr_instance_interrupt in packr_instance_interrupt_call) is not that name.
+inline bool identifier_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// `message` with the C names packr's advice gives spelled as this header spells them: each
+// whole-word occurrence of a C function (or constant, or setting) name that has a C++
+// equivalent is replaced by it; names without one (packr_caller_return_bytes, which C++
+// code never calls) stay. Only messages of these statuses give such advice, and they are
+// packr's own text; the others may quote guest or host text, which is left alone. Runs
+// only on the way to an exception, and edits the message in place (a scan, and a
+// reallocation only where a replacement is longer than the C name).
+inline std::string in_cpp_terms(packr_status status, std::string message) {
+    switch (status) {
+    case PACKR_ERR_INVALID_ARGUMENT:
+    case PACKR_ERR_ENGINE_MISMATCH:
+    case PACKR_ERR_LINK:
+    case PACKR_ERR_RESOURCE:
+    case PACKR_ERR_INTERRUPTED:
+    case PACKR_ERR_OUT_OF_FUEL:
+    case PACKR_ERR_LIMIT: break;
+    default: return message;
+    }
+    if (message.find("packr_") == std::string::npos && message.find("PACKR_") == std::string::npos &&
+        message.find("timer_tick_us") == std::string::npos) {
         return message;
     }
-    static const char *const names[][2] = {
+    // A phrase comes before the name inside it (set PACKR_WASI_CAPTURE ... before PACKR_WASI_CAPTURE).
+    static constexpr std::string_view names[][2] = {
+        {"packr_runtime_new_sharing_engine", "Runtime::sharing_engine"},
         {"packr_host_define_wasi", "Host::define_wasi"},
+        {"packr_host_define_bytes", "Host::define_bytes"},
+        {"packr_module_func", "Module::func"},
+        {"packr_instance_interrupt", "Instance::interrupt"},
+        {"packr_instance_add_fuel", "Instance::add_fuel"},
+        {"packr_config_set_fuel", "Config::fuel"},
+        {"packr_config_set_memory_reservation", "Config::memory_reservation"},
+        {"packr_config_set_max_module_bytes", "Config::max_module_bytes"},
+        {"packr_instance_config_set_memory_limit", "InstanceConfig::memory_limit"},
+        {"packr_instance_config_set_table_limit", "InstanceConfig::table_limit"},
         {"set PACKR_WASI_CAPTURE on its instance config", "set WasiOutput::Capture in its InstanceConfig"},
         {"PACKR_WASI_INHERIT", "WasiOutput::Inherit"},
         {"PACKR_WASI_DISCARD", "WasiOutput::Discard"},
         {"PACKR_WASI_CAPTURE", "WasiOutput::Capture"},
-        {"packr_instance_interrupt", "Instance::interrupt"},
-        {"packr_instance_add_fuel", "Instance::add_fuel"},
-        {"packr_config_set_fuel", "Config::fuel"},
-        {"packr_config_set_max_module_bytes", "Config::max_module_bytes"},
-        {"packr_instance_config_set_memory_limit", "InstanceConfig::memory_limit"},
-        {"packr_instance_config_set_table_limit", "InstanceConfig::table_limit"},
         {"timer_tick_us must be", "timer_tick (in microseconds) must be"},
     };
     for (const auto &name : names) {
-        const std::string from = name[0];
-        for (std::size_t at = message.find(from); at != std::string::npos; at = message.find(from, at)) {
-            message.replace(at, from.size(), name[1]);
-            at += std::strlen(name[1]);
+        const std::string_view from = name[0], to = name[1];
+        for (std::size_t at = message.find(from.data(), 0, from.size()); at != std::string::npos;
+             at = message.find(from.data(), at, from.size())) {
+            const std::size_t end = at + from.size();
+            if ((at > 0 && identifier_char(message[at - 1])) ||
+                (end < message.size() && identifier_char(message[end]))) {
+                at = end;  // part of a longer name
+                continue;
+            }
+            message.replace(at, from.size(), to.data(), to.size());
+            at += to.size();
         }
     }
     return message;
 }
+
+// packr_last_error() for a call that returned `status`, in this header's terms.
+inline std::string last_error(packr_status status) { return in_cpp_terms(status, packr_last_error()); }
 }  // namespace detail
 
 /// Returns if `status` is PACKR_OK; otherwise throws for it with packr_last_error(), which
 /// must therefore be called right after the packr function that returned `status`, on the
 /// same thread, with no packr call in between. Advice in the message that names C functions
-/// or constants names this header's instead (Host::define_wasi, WasiOutput::Capture,
-/// Config::fuel, Instance::add_fuel, InstanceConfig::memory_limit, ...).
+/// or constants names this header's instead (Runtime::sharing_engine, Host::define_wasi,
+/// WasiOutput::Capture, Config::fuel, Instance::add_fuel, Instance::interrupt,
+/// InstanceConfig::memory_limit, ...; see detail::in_cpp_terms).
 inline void check(packr_status status) {
     if (status != PACKR_OK) {
         throw_status(status, detail::last_error(status));
