@@ -14,8 +14,10 @@ Ctrl-C on the main thread stops a running guest. `Module.serialize` and
 directory shared by threads and processes (`cache.load(runtime, wasm)`). See python/README.md.
 
 The library is found, at first use, at: `load_library(path)` or `$PACKR_LIBRARY` if given
-(only that path is then tried); else `libpackr.so` beside this package; else
-`<repo>/target/release/libpackr.so` when run from the repository.
+(only that path is then tried); else `libpackr.so` inside this package (a wheel ships it
+there); else `<repo>/target/release/libpackr.so` when run from the repository; else the
+system's library path (`libpackr.so.0`, as `make install` puts it). `library_path()` names
+the file that was loaded.
 """
 
 from ._errors import (
@@ -47,7 +49,7 @@ from ._errors import (
 from ._cache import Cache, CacheStats
 from ._caller import Caller
 from ._config import Config
-from ._ffi import LibraryNotFoundError, load_library
+from ._ffi import LibraryNotFoundError, library_path, load_library
 from ._func import Func
 from ._host import Host
 from ._instance import Instance
@@ -68,5 +70,5 @@ __all__ = [
     "I64", "Import", "Instance", "InstantiateError", "Interrupted", "InvalidArgumentError", "LibraryNotFoundError",
     "LimitError", "LinkError", "Module", "NotFoundError", "NullPointerError", "OutOfBoundsError", "OutOfFuel",
     "Output", "PackrError", "PanicError", "PoolExhaustedError", "Preopen", "ResourceError", "Runtime", "Timeout",
-    "TrapError", "TypeMismatchError", "V128", "load_library", "version",
+    "TrapError", "TypeMismatchError", "V128", "library_path", "load_library", "version",
 ]

@@ -121,6 +121,7 @@ class GuestError(PackrError):
     """
 
     def __init__(self, *args: Any) -> None:
+        """`GuestError(message="")` by hand, or `GuestError(status, status_name, message)`."""
         if len(args) == 3 and isinstance(args[0], int):
             super().__init__(*args)
         elif len(args) <= 1:
@@ -198,20 +199,27 @@ EXIT = 16
 GUEST = 17
 INTERRUPTED = 19
 
-# C names in packr's messages, in this binding's words.
+# C function names in packr's messages, in this binding's words: each C message that names a
+# function (grep src/*.rs) names the Python API that does the same. Left as packr says it:
+# packr_caller_return_bytes, which the binding calls for you (a Host.bytes_func callback
+# returns its bytes), so no Python program can meet its message.
 _PYTHON_NAMES = {
     "packr_runtime_new_sharing_engine": "Runtime.sharing_engine",
     "packr_module_func": "Module.func",
     "packr_host_define_wasi": "Host.define_wasi",
+    "packr_host_define_bytes": "Host.bytes_func",
     "packr_instance_interrupt": "Instance.interrupt",
     "packr_instance_add_fuel": "Instance.add_fuel",
+    "packr_config_set_fuel": "Config.fuel",
+    "packr_config_set_memory_reservation": "Config.memory_reservation",
     "packr_config_set_max_module_bytes": "Config.max_module_bytes",
     "packr_instance_config_set_memory_limit": "Module.instantiate(memory_limit=...)",
     "packr_instance_config_set_table_limit": "Module.instantiate(table_limit=...)",
 }
 _C_NAME = re.compile(r"\b(" + "|".join(_PYTHON_NAMES) + r")\b")
 # Phrases about the instance config, which Python users fill through Module.instantiate's
-# keyword arguments. A phrase the core rewords stays as the core says it.
+# keyword arguments; rewritten before the names. A phrase the core rewords stays as the
+# core says it, its function names still rewritten.
 _PHRASES = (
     (re.compile(r"\b(stdout|stderr) is not captured; set PACKR_WASI_CAPTURE on its instance config"),
      r"\1 is not captured; instantiate with \1=packr.Output.CAPTURE"),
@@ -226,6 +234,14 @@ _PHRASES = (
 )
 
 
+def python_message(message: str) -> str:
+    """packr's message in this binding's words: known phrases reworded, then each C function
+    name with a Python equivalent replaced by it (whole words only)."""
+    for phrase, words in _PHRASES:
+        message = phrase.sub(words, message)
+    return _C_NAME.sub(lambda m: _PYTHON_NAMES[m.group(1)], message)
+
+
 class ClosedError(ValueError):
     """The handle was closed; like I/O on a closed file, a ValueError (not a PackrError: no C call failed)."""
 
@@ -233,10 +249,7 @@ class ClosedError(ValueError):
 def error_for(status: int) -> PackrError:
     """The exception for a failed call; must run right after it, on the same thread."""
     lib = _ffi.lib()
-    message = lib.packr_last_error().decode("utf-8", "replace")
-    message = _C_NAME.sub(lambda m: _PYTHON_NAMES[m.group(1)], message)
-    for phrase, words in _PHRASES:
-        message = phrase.sub(words, message)
+    message = python_message(lib.packr_last_error().decode("utf-8", "replace"))
     name = lib.packr_status_name(status).decode("ascii", "replace")
     return _BY_STATUS.get(status, PackrError)(status, name, message)
 

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
 import sys
 import threading
 from ctypes import POINTER, c_bool, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
+# The file a wheel ships beside the modules and cargo builds in target/release, and the
+# names the system's loader knows an installed libpackr by (`make install`: the SONAME of
+# the ABI this binding declares, major version 0).
 if sys.platform == "win32":
     LIBRARY_NAME = "packr.dll"
+    SYSTEM_NAMES = ("packr.dll",)
 elif sys.platform == "darwin":
     LIBRARY_NAME = "libpackr.dylib"
+    SYSTEM_NAMES = ("libpackr.0.dylib", "libpackr.dylib")
 else:
     LIBRARY_NAME = "libpackr.so"
+    SYSTEM_NAMES = ("libpackr.so.0",)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -289,7 +296,12 @@ _explicit_path: Optional[str] = None
 
 
 def load_library(path: "str | os.PathLike[str]") -> None:
-    """Use the libpackr at `path`. Call before first use; afterwards only the same path is accepted."""
+    """Use the libpackr at `path` and load it now, instead of searching (see `library_path`).
+
+    Call it before anything else uses packr; afterwards only the path already loaded is
+    accepted (else RuntimeError). Raises LibraryNotFoundError if `path` does not load.
+    Thread-safe.
+    """
     global _explicit_path
     path = os.fspath(path)
     with _lock:
@@ -301,15 +313,22 @@ def load_library(path: "str | os.PathLike[str]") -> None:
     lib()
 
 
-def _candidates() -> list[str]:
+def _candidates() -> Iterator[tuple[str, bool]]:
+    """The places to try in order, each (path or name, whether it is a file path); lazily, so
+    the system's search (which runs ldconfig) happens only if nothing before it loads."""
     explicit = _explicit_path or os.environ.get("PACKR_LIBRARY")
     if explicit:
-        return [explicit]
-    places = [str(_PACKAGE_DIR / LIBRARY_NAME)]
+        yield explicit, True
+        return
+    yield str(_PACKAGE_DIR / LIBRARY_NAME), True  # a wheel's own copy
     source_root = _PACKAGE_DIR.parent
     if (source_root / "pyproject.toml").is_file():  # running from the repository, not site-packages
-        places.append(str(source_root.parent / "target" / "release" / LIBRARY_NAME))
-    return places
+        yield str(source_root.parent / "target" / "release" / LIBRARY_NAME), True
+    # Last, an installed libpackr, by the name the system's loader knows (its search path:
+    # LD_LIBRARY_PATH, the ld.so cache, the default directories).
+    names = [ctypes.util.find_library("packr"), *SYSTEM_NAMES]
+    for name in dict.fromkeys(n for n in names if n):
+        yield name, False
 
 
 def lib() -> ctypes.CDLL:
@@ -325,19 +344,54 @@ def lib() -> ctypes.CDLL:
 
 def _open() -> ctypes.CDLL:
     tried = []
-    for place in _candidates():
-        if not os.path.exists(place):
+    for place, is_path in _candidates():
+        if is_path and not os.path.exists(place):
             tried.append(f"{place} (not found)")
             continue
         try:
             # CDLL (not PyDLL) releases the GIL for the duration of each call.
             return ctypes.CDLL(place)
         except OSError as e:
-            tried.append(f"{place} ({e})")
+            where = "" if is_path else "system library path: "
+            tried.append(f"{place} ({where}{e})")
     raise LibraryNotFoundError(
         "cannot load libpackr; tried: " + "; ".join(tried)
-        + ". Set PACKR_LIBRARY or call packr.load_library(path), or run `cargo build --release`."
+        + ". Set PACKR_LIBRARY or call packr.load_library(path), install packr's wheel or the library"
+        " (make install), or run `cargo build --release` in the repository."
     )
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("fname", c_char_p), ("fbase", c_void_p), ("sname", c_char_p), ("saddr", c_void_p)]
+
+
+def library_path() -> str:
+    """The file the loaded libpackr came from, loading it first if need be (as any use does).
+
+    Tried in this order, at first use: `load_library(path)` or the PACKR_LIBRARY environment
+    variable, when given (then only that path); the copy inside this package (a wheel's);
+    `<repository>/target/release`, when the package runs from the source tree; last the
+    system's library path (`libpackr.so.0`, as `make install` installs it). Raises
+    LibraryNotFoundError, naming every place tried, if none loads. Thread-safe.
+    """
+    cdll = lib()
+    if sys.platform == "win32":
+        buffer = ctypes.create_unicode_buffer(32768)
+        if ctypes.windll.kernel32.GetModuleFileNameW(ctypes.c_void_p(cdll._handle), buffer, len(buffer)):
+            return buffer.value
+        return cdll._name
+    # dladdr names the object that holds a symbol: the file the loader actually mapped, also
+    # when the library was loaded by a bare name through the system's search path.
+    try:
+        dladdr = ctypes.CDLL(None).dladdr  # in libc since glibc 2.34, and on macOS
+    except AttributeError:
+        dladdr = ctypes.CDLL(ctypes.util.find_library("dl")).dladdr
+    dladdr.argtypes = [c_void_p, POINTER(_DlInfo)]
+    dladdr.restype = ctypes.c_int
+    info = _DlInfo()
+    if dladdr(ctypes.cast(cdll.packr_version, c_void_p), ctypes.byref(info)) and info.fname:
+        return os.path.abspath(os.fsdecode(info.fname))
+    return cdll._name
 
 
 _unchecked: dict = {}
