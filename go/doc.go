@@ -220,7 +220,43 @@
 //	defer m.Close()
 //	s := cache.Stats() // s.Hits, s.Misses, s.Rejected, ...
 //
-// By default the package links the library built in this repository
-// (cargo build --release); build with -tags packr_pkgconfig to find an installed packr
-// through pkg-config instead.
+// # Installing and linking
+//
+// The module path is github.com/packr-dev/packr/go (the go folder of the packr
+// repository); import it as "github.com/packr-dev/packr/go", package packr. It is a cgo
+// package: building needs a C compiler, pkg-config and packr's C library installed. The
+// C header comes inside the module (packr.h, identical to the repository's
+// include/packr.h), so the module builds from a copy of its folder alone; only the
+// library comes from outside, and it must be the same packr release as the module.
+//
+// The steps, with a prefix of your choice:
+//
+//	# in a clone of packr (Rust is needed for this step only): installs libpackr.so.0
+//	# (and its libpackr.so link), libpackr.a, the headers, and packr.pc and
+//	# packr-static.pc in lib/pkgconfig
+//	make install PREFIX=$HOME/.local
+//
+//	# in the shell that builds your program
+//	export PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig
+//	go get github.com/packr-dev/packr/go
+//	go build ./...
+//
+// To use a local copy of the module instead (such as the clone's go folder), skip go get
+// and put in your go.mod:
+//
+//	require github.com/packr-dev/packr/go v0.0.0
+//	replace github.com/packr-dev/packr/go => /path/to/packr/go
+//
+// The binary links libpackr.so.0 and finds it through the run path that packr.pc's Libs
+// put in it (the prefix's lib directory), so it runs without LD_LIBRARY_PATH while the
+// prefix stays where it was installed.
+//
+// A static build is one tag away: go build -tags packr_static links the installed
+// libpackr.a into the binary, through packr-static.pc (installed beside packr.pc, with the
+// system libraries the archive needs), so the binary runs with no libpackr.so anywhere;
+// ldd lists only system libraries.
+//
+// The packr repository's own tests build with -tags packr_dev: it links the library the
+// repository builds (cargo build --release, in ../target/release) with a run path to it,
+// and needs neither make install nor pkg-config. link.go says how each mode links.
 package packr

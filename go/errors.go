@@ -6,6 +6,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unsafe"
 )
@@ -41,6 +42,8 @@ const (
 // Error is a failed packr operation: the status the core returned (or the one this
 // package chose for a failure it caught first) and the message naming the problem.
 // A trap's message starts with the trap reason; a wasm backtrace may follow on later lines.
+// Where packr's message names a C function to call or a C constant, it names this
+// package's equivalent instead ("enable it with Config.Fuel", not packr_config_set_fuel).
 //
 // Use errors.Is with the Err* sentinels to test the status.
 //
@@ -146,32 +149,60 @@ func checkErr(st C.packr_status, msg *C.char) *Error {
 		C.free(unsafe.Pointer(msg))
 	}
 	switch st {
-	case C.PACKR_ERR_INVALID_ARGUMENT, C.PACKR_ERR_LINK, C.PACKR_ERR_LIMIT:
-		m = goNames.Replace(m)
+	case C.PACKR_ERR_INVALID_ARGUMENT, C.PACKR_ERR_LINK, C.PACKR_ERR_LIMIT, C.PACKR_ERR_ENGINE_MISMATCH,
+		C.PACKR_ERR_RESOURCE:
+		m = goMessage(m)
 	case C.PACKR_ERR_INTERRUPTED, C.PACKR_ERR_OUT_OF_FUEL:
 		// packr's own first line; a wasm backtrace naming guest functions may follow.
 		first, rest, more := strings.Cut(m, "\n")
-		if m = goNames.Replace(first); more {
+		if m = goMessage(first); more {
 			m += "\n" + rest
 		}
 	}
 	return newError(int32(st), m)
 }
 
-// goNames rewrites the C names packr's messages suggest into this package's. Only the
-// statuses checkErr lists name them (other messages may quote guest text).
-var goNames = strings.NewReplacer(
-	"packr_host_define_wasi", "Host.DefineWASI",
+// goMessage rewrites the C API names in one of packr's messages into this package's
+// names, whole words only; a name without a Go equivalent stays. Only the statuses
+// checkErr lists get it: other messages may quote guest or host-function text.
+func goMessage(m string) string {
+	if !strings.Contains(m, "packr_") && !strings.Contains(m, "PACKR_") {
+		return m
+	}
+	m = goPhrases.Replace(m)
+	return cAPIName.ReplaceAllStringFunc(m, func(name string) string {
+		if g, ok := goNames[name]; ok {
+			return g
+		}
+		return name
+	})
+}
+
+// cAPIName matches a C function or constant name as a whole word.
+var cAPIName = regexp.MustCompile(`\b(?:packr|PACKR)_[A-Za-z0-9_]+\b`)
+
+// goNames maps every C name packr's messages mention (grep src/ for them) to what a Go
+// user calls or sets instead.
+var goNames = map[string]string{
+	"packr_runtime_new_sharing_engine":       "NewRuntimeSharingEngine",
+	"packr_config_set_fuel":                  "Config.Fuel",
+	"packr_config_set_memory_reservation":    "Config.MemoryReservation",
+	"packr_config_set_max_module_bytes":      "Config.MaxModuleBytes",
+	"packr_instance_config_set_memory_limit": "InstanceConfig.MemoryLimit",
+	"packr_instance_config_set_table_limit":  "InstanceConfig.TableLimit",
+	"packr_instance_interrupt":               "Instance.Interrupt, InterruptCall or a done context",
+	"packr_instance_add_fuel":                "Instance.AddFuel",
+	"packr_host_define_wasi":                 "Host.DefineWASI",
+	"packr_host_define_bytes":                "Host.DefineBytes",
+	"packr_module_func":                      "Module.Func",
+	"PACKR_WASI_INHERIT":                     "WASIInherit",
+	"PACKR_WASI_DISCARD":                     "WASIDiscard",
+	"PACKR_WASI_CAPTURE":                     "WASICapture",
+}
+
+// goPhrases rewrites the advice whose C wording does not fit Go once the names change.
+var goPhrases = strings.NewReplacer(
 	"set PACKR_WASI_CAPTURE on its instance config", "set WASICapture in its WASIConfig",
-	"PACKR_WASI_INHERIT", "WASIInherit",
-	"PACKR_WASI_DISCARD", "WASIDiscard",
-	"PACKR_WASI_CAPTURE", "WASICapture",
-	"packr_config_set_fuel", "Config.Fuel",
-	"packr_config_set_max_module_bytes", "Config.MaxModuleBytes",
-	"packr_instance_config_set_memory_limit", "InstanceConfig.MemoryLimit",
-	"packr_instance_config_set_table_limit", "InstanceConfig.TableLimit",
-	"packr_instance_interrupt", "Instance.Interrupt, InterruptCall or a done context",
-	"packr_instance_add_fuel", "Instance.AddFuel",
 )
 
 // ExitError is the error of a call that ended because the guest called WASI's proc_exit

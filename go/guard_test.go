@@ -664,6 +664,8 @@ func TestLimits(t *testing.T) {
 	mustNoErr(t, err)
 	_, err = op(load(t, newTestRuntime(t), string(big)).InstantiateWith(limits))
 	wantErr(t, err, ErrLimit, "a memory starts at 327680 bytes, above the instance's limit of 262144 (InstanceConfig.MemoryLimit)")
+	_, err = op(load(t, newTestRuntime(t), `(module (table 20 funcref))`).InstantiateWith(limits))
+	wantErr(t, err, ErrLimit, "a table starts at 20 elements, above the instance's limit of 10 (InstanceConfig.TableLimit)")
 }
 
 // TestDeepRecursion: recursion past the guest stack traps cleanly on a goroutine, and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -39,6 +40,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// cFuncName matches a C API function or WASI output constant; status names such as
+// PACKR_ERR_HOST are this package's too (Error.StatusName), and may be quoted.
+var cFuncName = regexp.MustCompile(`\bpackr_[a-z0-9_]+\b|\bPACKR_WASI_[A-Z]+\b`)
 
 // op and opErr wrap every operation in the tests: op(rt.Load(src)).
 func op[T any](v T, err error) (T, error) {
@@ -82,7 +87,9 @@ func instantiate(t testing.TB, m *Module) *Instance {
 	return inst
 }
 
-// wantErr checks that err is a *Error with the sentinel's status and a message containing msg.
+// wantErr checks that err is a *Error with the sentinel's status and a message containing
+// msg, and that the message names no C API function or constant (this package's names
+// stand in for them).
 func wantErr(t testing.TB, err error, sentinel *Error, msg string) *Error {
 	t.Helper()
 	if !errors.Is(err, sentinel) {
@@ -94,6 +101,9 @@ func wantErr(t testing.TB, err error, sentinel *Error, msg string) *Error {
 	}
 	if !strings.Contains(e.Message, msg) {
 		t.Fatalf("message %q does not contain %q", e.Message, msg)
+	}
+	if c := cFuncName.FindString(e.Message); c != "" {
+		t.Fatalf("message %q names the C API's %s", e.Message, c)
 	}
 	return e
 }

@@ -1,10 +1,9 @@
-//go:build packr_pkgconfig
+//go:build !packr_dev && !packr_static
 
 package packr
 
-// With -tags packr_pkgconfig, find an installed packr through pkg-config instead.
-// shim.h lives beside this file, so its directory is still on the include path.
+// The default: an installed packr through pkg-config (see link.go). packr.pc's Libs carry
+// the run path to libpackr.so.0.
 
-// #cgo CFLAGS: -I${SRCDIR}
 // #cgo pkg-config: packr
 import "C"

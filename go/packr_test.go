@@ -59,6 +59,9 @@ func TestEngineMismatch(t *testing.T) {
 	m := load(t, rt1, readCalc(t))
 	_, err := op(rt2.Wrap(m))
 	e := wantErr(t, err, ErrEngineMismatch, "engine mismatch")
+	if !strings.HasSuffix(e.Message, "create the runtime with NewRuntimeSharingEngine") {
+		t.Fatalf("message %q does not name NewRuntimeSharingEngine", e.Message)
+	}
 	if e.StatusName != "PACKR_ERR_ENGINE_MISMATCH" {
 		t.Fatalf("status name %q", e.StatusName)
 	}
