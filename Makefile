@@ -25,12 +25,16 @@ all: lib
 deps:
 	@bash scripts/deps.sh
 
+# The SONAME link beside the library: programs linked against target/release (the tests, the
+# demo, the benchmarks) record libpackr.so.0 and find it there through their run path.
 lib:
 	$(CARGO) build --release --locked
+	ln -sf libpackr.so target/release/libpackr.so.$(MAJOR)
 
-# Regenerates include/packr.h from the Rust sources.
+# Regenerates include/packr.h from the Rust sources, and the Go module's copy of it.
 header:
 	PACKR_BLESS=1 $(CARGO) test --locked --test header
+	cp include/packr.h go/packr.h
 
 guest:
 	bash guest/build.sh
@@ -44,14 +48,36 @@ $(BUILD)/demo: examples/demo.c include/packr.h | $(BUILD)
 demo: deps lib guest $(BUILD)/demo
 	$(BUILD)/demo $(BUILD)/guest/sqlite.wasm
 
-# Installs the libraries, both headers and packr.pc under $(PREFIX) (DESTDIR is honoured).
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
-	install -m 0755 target/release/libpackr.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 target/release/libpackr.a $(DESTDIR)$(PREFIX)/lib/
+# Installs under $(PREFIX) (DESTDIR is honoured): libpackr.so.$(VERSION) with its SONAME link
+# libpackr.so.$(MAJOR) and the development link libpackr.so, libpackr.a, both headers,
+# packr.pc and packr-static.pc, and the CMake package (lib/cmake/packr).
+MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# What libpackr.a needs from the system: rustc's `--print native-static-libs` for the staticlib on
+# this target (tests/install checks a static program links and runs with exactly these).
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+LIB_DEST := $(DESTDIR)$(PREFIX)/lib
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' \
+             -e 's|@MINOR@|$(MINOR)|g' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|g' \
+             -e 's|@STATIC_LIBS_CMAKE@|$(subst $(eval) ,;,$(patsubst -l%,%,$(STATIC_LIBS)))|g'
+
+install: lib | $(BUILD)
+	install -d $(LIB_DEST)/pkgconfig $(LIB_DEST)/cmake/packr $(DESTDIR)$(PREFIX)/include
+	install -m 0755 target/release/libpackr.so $(LIB_DEST)/libpackr.so.$(VERSION)
+	ln -sf libpackr.so.$(VERSION) $(LIB_DEST)/libpackr.so.$(MAJOR)
+	ln -sf libpackr.so.$(MAJOR) $(LIB_DEST)/libpackr.so
+	@# BLAKE3's C and assembly kernels keep C names in libpackr.a; renamed, they can meet a
+	@# host's own BLAKE3 without clashing (tests/install/clash.c).
+	nm -g --defined-only target/release/libpackr.a 2>/dev/null | \
+	    awk '$$3 ~ /^_?blake3_/ { print $$3, "packr_internal_" $$3 }' | sort -u > $(BUILD)/static-renames
+	test -s $(BUILD)/static-renames
+	objcopy --redefine-syms=$(BUILD)/static-renames target/release/libpackr.a $(LIB_DEST)/libpackr.a
+	chmod 0644 $(LIB_DEST)/libpackr.a
 	install -m 0644 include/packr.h include/packr.hpp $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packr.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/packr.pc
+	$(SUBST) packr.pc.in > $(LIB_DEST)/pkgconfig/packr.pc
+	$(SUBST) packr-static.pc.in > $(LIB_DEST)/pkgconfig/packr-static.pc
+	$(SUBST) cmake/packrConfig.cmake.in > $(LIB_DEST)/cmake/packr/packrConfig.cmake
+	$(SUBST) cmake/packrConfigVersion.cmake.in > $(LIB_DEST)/cmake/packr/packrConfigVersion.cmake
 
 test: deps lib guest test-rust test-header-alone test-c test-asan test-cpp test-go test-python test-install soak-quick \
       fuzz-smoke bench-quick
@@ -108,26 +134,54 @@ test-cpp:
 	cd $(BUILD)/cpp && ctest --output-on-failure
 
 # The Go package: vet, the race detector, and once with a GC after every operation.
+# (-tags packr_dev: the package links the library of this checkout; go/doc.go has the others.)
 test-go:
-	cd go && go vet ./... && go test -race -count=1 ./... && PACKR_TEST_GC=1 go test -count=1 ./...
+	cd go && go vet -tags packr_dev ./... && go test -tags packr_dev -race -count=1 ./... && \
+	    PACKR_TEST_GC=1 go test -tags packr_dev -count=1 ./...
 
 test-python:
 	python3 -m pytest -q python/tests
 
-# Installs into a temporary prefix, then builds programs outside the tree against it
-# through pkg-config: a C program, and the Go package with its pkg-config build tag; and
-# pip-installs the Python package into a fresh venv that finds the installed library.
+# Installs into a temporary prefix and uses packr from there only, as a new user would:
+# the library's SONAME and exports; a C program through pkg-config, shared (found at run time
+# through the .pc's run path, no LD_LIBRARY_PATH) and static (no libpackr.so needed); C++
+# through CMake's find_package (packr::cpp; packr::static); a Go program outside the tree
+# through a `replace` to a copy of go/ alone; and the wheel in a fresh venv. Each runs the
+# cache pattern and a disk cache round trip.
+PREFIX_T := $(CURDIR)/$(BUILD)/prefix
+INSTALLED := $(CURDIR)/$(BUILD)/install
+WITH_PC := env -u LD_LIBRARY_PATH PKG_CONFIG_PATH=$(PREFIX_T)/lib/pkgconfig
 test-install: | $(BUILD)
-	rm -rf $(BUILD)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix
-	cd $(BUILD) && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig sh -c \
-	    '$(CC) $(CWARN) $(CURDIR)/tests/install/consumer.c $$(pkg-config --cflags --libs packr) -o consumer'
-	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib $(BUILD)/consumer
-	cd go && PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig \
-	    LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib go test -count=1 -tags packr_pkgconfig ./...
-	rm -rf $(BUILD)/py-venv && python3 -m venv $(BUILD)/py-venv
-	$(BUILD)/py-venv/bin/pip install -q ./python
-	cd $(BUILD) && PACKR_LIBRARY=$(CURDIR)/$(BUILD)/prefix/lib/libpackr.so py-venv/bin/python -c \
-	    'import packr; i = packr.Runtime().load("(module (func (export \"f\") (result i32) i32.const 7))").instantiate(); assert i.call("f") == 7; print("pip-installed packr", packr.version(), "works")'
+	rm -rf $(PREFIX_T) $(INSTALLED) && mkdir -p $(INSTALLED)
+	$(MAKE) --no-print-directory install PREFIX=$(PREFIX_T)
+	readelf -d $(PREFIX_T)/lib/libpackr.so | grep -q 'SONAME.*\[libpackr.so.$(MAJOR)\]'
+	test -z "$$(nm -D --defined-only $(PREFIX_T)/lib/libpackr.so | awk '$$3 !~ /^packr_/')"
+	cd $(INSTALLED) && $(WITH_PC) sh -c '$(CC) $(CWARN) $(CURDIR)/tests/install/consumer.c $$(pkg-config --cflags --libs packr) -o consumer'
+	readelf -d $(INSTALLED)/consumer | grep -q 'NEEDED.*\[libpackr.so.$(MAJOR)\]'
+	env -u LD_LIBRARY_PATH $(INSTALLED)/consumer $(INSTALLED)/cache-c
+	cd $(INSTALLED) && $(WITH_PC) sh -c '$(CC) $(CWARN) $(CURDIR)/tests/install/consumer.c $$(pkg-config --cflags --libs packr-static) -o consumer-static'
+	! ldd $(INSTALLED)/consumer-static | grep -q libpackr
+	$(INSTALLED)/consumer-static $(INSTALLED)/cache-static
+	test -z "$$(nm -g --defined-only $(PREFIX_T)/lib/libpackr.a 2>/dev/null | awk '$$3 ~ /^_?blake3_/')"
+	$(CARGO) build --release --locked -q --manifest-path tests/install/other_rust/Cargo.toml --target-dir $(INSTALLED)/other_rust
+	cd $(INSTALLED) && $(WITH_PC) sh -c '$(CC) $(CWARN) $(CURDIR)/tests/install/clash.c $$(pkg-config --cflags --libs packr-static) \
+	    other_rust/release/libother_rust.a -o clash-after && $(CC) $(CWARN) $(CURDIR)/tests/install/clash.c \
+	    other_rust/release/libother_rust.a $$(pkg-config --cflags --libs packr-static) -o clash-before'
+	$(INSTALLED)/clash-after $(INSTALLED)/cache-clash-after && $(INSTALLED)/clash-before $(INSTALLED)/cache-clash-before
+	env -u LD_LIBRARY_PATH cmake -S tests/install/cpp -B $(INSTALLED)/cmake -DCMAKE_PREFIX_PATH=$(PREFIX_T)
+	cmake --build $(INSTALLED)/cmake
+	env -u LD_LIBRARY_PATH $(INSTALLED)/cmake/consumer_cpp $(INSTALLED)/cache-cpp
+	! ldd $(INSTALLED)/cmake/consumer_static | grep -q libpackr
+	$(INSTALLED)/cmake/consumer_static $(INSTALLED)/cache-cmake-static
+	mkdir -p $(INSTALLED)/go && cp -r go $(INSTALLED)/go/packr-go && cp -r go/testdata/consumer $(INSTALLED)/go/consumer
+	sed 's|@PACKR_GO@|$(INSTALLED)/go/packr-go|' go/testdata/consumer/go.mod.in > $(INSTALLED)/go/consumer/go.mod
+	cd $(INSTALLED)/go/consumer && $(WITH_PC) GOPROXY=off go build -o consumer-shared . && \
+	    $(WITH_PC) GOPROXY=off go build -tags packr_static -o consumer-static .
+	readelf -d $(INSTALLED)/go/consumer/consumer-shared | grep -q 'NEEDED.*\[libpackr.so.$(MAJOR)\]'
+	cd $(INSTALLED) && env -u LD_LIBRARY_PATH go/consumer/consumer-shared
+	! ldd $(INSTALLED)/go/consumer/consumer-static | grep -q libpackr
+	cd $(INSTALLED) && env -u LD_LIBRARY_PATH go/consumer/consumer-static
+	python3 python/scripts/check_wheel.py --out $(INSTALLED)/wheel
 
 # The soak (tests/soak/soak.c): 8 threads x SOAK_SPAWNS pooled spawns with calls, traps,
 # timeouts, interrupts, fuel and refused growth mixed in; fails unless resident memory ends

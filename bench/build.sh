@@ -21,6 +21,7 @@ CARGO="${CARGO:-cargo}"
 mkdir -p "$out"
 
 [ -f "$release/libpackr.so" ] || { echo "bench/build.sh: run 'cargo build --release' first" >&2; exit 1; }
+ln -sf libpackr.so "$release/libpackr.so.0"  # its SONAME: what the drivers record and look up
 [ -f build/guest/sqlite.wasm ] || echo "bench/build.sh: note: build/guest/sqlite.wasm is missing; run 'bash guest/build.sh'" >&2
 
 # The Rust floor first, alone, so its wasmtime is built with exactly packr's features (and
@@ -57,6 +58,6 @@ echo "== cc: capi_bench" >&2
     "$release/libpackr_bench_wasmtime_capi.a" -lpthread -lm -ldl -lgcc_s -o "$out/capi_bench"
 
 echo "== go: packr_go, capi_go" >&2
-(cd bench/go && go build -o "$out/packr_go" ./cmd/packr && go build -o "$out/capi_go" ./cmd/capi)
+(cd bench/go && go build -tags packr_dev -o "$out/packr_go" ./cmd/packr && go build -o "$out/capi_go" ./cmd/capi)
 
 echo "bench/build.sh: built target/release/packr-bench-floor and target/bench/{packr_bench,capi_bench,packr_go,capi_go}" >&2
