@@ -71,23 +71,8 @@ template <class F> packr::Runtime signalling_runtime(F on_start, const packr::Co
     return config != nullptr ? packr::Runtime(*config, host) : packr::Runtime(host);
 }
 
-// The message of the error `f` throws as E, whose status must be E's; fails the test if it
-// throws nothing or another type.
-template <class E, class F> std::string message_of(F &&f) {
-    try {
-        f();
-    } catch (const E &e) {
-        EXPECT_EQ(typeid(e), typeid(E));
-        return e.what();
-    } catch (const std::exception &e) {
-        ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
-        return "";
-    }
-    ADD_FAILURE() << "nothing thrown";
-    return "";
-}
-
-bool contains(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
+using packr_test::contains;
+using packr_test::message_of;
 
 // The instances an interrupt must stop get this timeout too, so a broken interrupt fails
 // its test as a TimeoutError instead of hanging it.

@@ -15,23 +15,8 @@ namespace {
 using packr_test::calc_wat;
 using packr_test::read_case_file;
 
-// The message of the error `f` throws as E (exactly E); fails the test if it throws nothing
-// or another type.
-template <class E, class F> std::string message_of(F &&f) {
-    try {
-        f();
-    } catch (const E &e) {
-        EXPECT_EQ(typeid(e), typeid(E));
-        return e.what();
-    } catch (const std::exception &e) {
-        ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
-        return "";
-    }
-    ADD_FAILURE() << "nothing thrown";
-    return "";
-}
-
-bool contains(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
+using packr_test::contains;
+using packr_test::message_of;
 
 // The first C name (packr_... or PACKR_...) in `text`, or "" if it has none.
 std::string c_name_in(const std::string &text) {

@@ -5,6 +5,8 @@
 
 #include "packr.hpp"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -14,8 +16,27 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 
 namespace packr_test {
+
+// The message of the error `f` throws as E (exactly E, so its status is E's); fails the
+// test if it throws nothing or another type.
+template <class E, class F> std::string message_of(F &&f) {
+    try {
+        f();
+    } catch (const E &e) {
+        EXPECT_EQ(typeid(e), typeid(E));
+        return e.what();
+    } catch (const std::exception &e) {
+        ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
+        return "";
+    }
+    ADD_FAILURE() << "nothing thrown";
+    return "";
+}
+
+inline bool contains(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
 
 inline std::string cases_dir() { return PACKR_CASES_DIR; }
 
