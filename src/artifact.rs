@@ -292,23 +292,26 @@ pub(crate) enum FileMiss {
     Io(String),
 }
 
-/// A module bound to `runtime` from the artifact file `file` (opened for reading; `what`
-/// names it in messages), verified against `expect`. A file only packr's user can change in
+/// A module bound to `runtime` from the artifact file `file` (opened for reading from
+/// `path`, which names it in messages), verified against `expect`. A file only packr's user can change in
 /// place (`unchangeable`) is checked through a mapping and then mapped by wasmtime as it
 /// is; any other, and every file when a key is expected, is first copied into sealed memory,
 /// so what was checked is exactly what runs.
 pub(crate) fn deserialize_file(
     runtime: Arc<packr_runtime>,
     mut file: File,
-    what: &str,
+    path: &std::path::Path,
     expect: &Expect,
 ) -> std::result::Result<packr_module, FileMiss> {
-    let io = |e: std::io::Error| FileMiss::Io(format!("cannot read {what}: {e}"));
+    let io = |e: std::io::Error| FileMiss::Io(format!("cannot read {}: {e}", path.display()));
     let meta = file.metadata().map_err(io)?;
-    if expect.key.is_some() || !unchangeable(&meta) {
+    let len = if expect.key.is_some() || !unchangeable(&meta) {
         file = sealed_copy(&mut file).map_err(io)?;
-    }
-    let len = usize::try_from(file.metadata().map_err(io)?.len()).map_err(|_| FileMiss::Rejected(rejected("larger than memory")))?;
+        file.metadata().map_err(io)?.len()
+    } else {
+        meta.len()
+    };
+    let len = usize::try_from(len).map_err(|_| FileMiss::Rejected(rejected("larger than memory")))?;
     if len < TRAILER {
         return Err(FileMiss::Rejected(too_short(len)));
     }

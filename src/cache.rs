@@ -34,6 +34,7 @@ const STALE_TEMP: Duration = Duration::from_secs(600);
 /// copies what it needs when it opens, so the options may be freed right after.
 ///
 /// Thread rules: may move between threads; must not be changed by two threads at once.
+#[derive(Default)]
 pub struct packr_cache_options {
     key: Option<Key>,
     max_bytes: u64,
@@ -151,10 +152,10 @@ impl packr_cache {
         // compiling, unless the file there is still the one just refused.
         let _lock = self.lock(&name);
         let same = |meta: std::fs::Metadata| refused == Some((meta.dev(), meta.ino()));
-        if !std::fs::metadata(&path).is_ok_and(same) {
-            if let Ok(module) = self.hit(&runtime, &path, &expect) {
-                return Ok(module);
-            }
+        if !std::fs::metadata(&path).is_ok_and(same)
+            && let Ok(module) = self.hit(&runtime, &path, &expect)
+        {
+            return Ok(module);
         }
         bump(&self.counters.misses);
         let module = packr_module::load(runtime, wasm)?;
@@ -177,7 +178,7 @@ impl packr_cache {
         // Marks it used now, for eviction; a file another user owns keeps its time.
         // SAFETY: futimens on an open descriptor; NULL means now.
         unsafe { libc::futimens(file.as_raw_fd(), std::ptr::null()) };
-        match artifact::deserialize_file(Arc::clone(runtime), file, &path.display().to_string(), expect) {
+        match artifact::deserialize_file(Arc::clone(runtime), file, path, expect) {
             Ok(module) => {
                 bump(&self.counters.hits);
                 Ok(module)
@@ -260,10 +261,11 @@ impl packr_cache {
             let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             if name.as_bytes().ends_with(SUFFIX.as_bytes()) && meta.is_file() {
                 found.push((path, meta.len(), modified));
-            } else if name.as_bytes().starts_with(b".") && name.as_bytes().ends_with(b".tmp") {
-                if modified.elapsed().is_ok_and(|age| age > STALE_TEMP) {
-                    let _ = std::fs::remove_file(path);
-                }
+            } else if name.as_bytes().starts_with(b".")
+                && name.as_bytes().ends_with(b".tmp")
+                && modified.elapsed().is_ok_and(|age| age > STALE_TEMP)
+            {
+                let _ = std::fs::remove_file(path);
             }
         }
         Ok(found)
@@ -333,7 +335,7 @@ impl packr_cache {
 pub unsafe extern "C" fn packr_cache_options_new(options_out: *mut *mut packr_cache_options) -> packr_status {
     guard(|| {
         let out = Out::new(options_out, "options_out")?;
-        out.write(packr_cache_options { key: None, max_bytes: 0 }.into_raw());
+        out.write(packr_cache_options::default().into_raw());
         Ok(())
     })
 }
@@ -417,7 +419,7 @@ pub unsafe extern "C" fn packr_cache_open_with(
         if dir.is_empty() {
             return Err(Error::new(PACKR_ERR_INVALID_ARGUMENT, "`dir` is empty; give the cache a directory"));
         }
-        let defaults = packr_cache_options { key: None, max_bytes: 0 };
+        let defaults = packr_cache_options::default();
         let options = unsafe { options.as_ref() }.unwrap_or(&defaults);
         let cache = packr_cache::open(Path::new(OsStr::from_bytes(dir.to_bytes())), options);
         out.write(cache.into_raw());
