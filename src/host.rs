@@ -725,14 +725,8 @@ mod tests {
         let mut out = ptr::null_mut();
         assert_eq!(unsafe { packr_runtime_new_with_host(base, ptr::null(), &mut out) }, PACKR_ERR_NULL_POINTER);
         assert!(out.is_null());
-        unsafe {
-            packr_instance_free(instance);
-            packr_module_free(module);
-            packr_runtime_free(rt);
-            packr_runtime_free(base);
-            packr_host_free(host);
-            packr_host_free(ptr::null_mut());
-        }
+        free_all(instance, module, rt, base, host);
+        unsafe { packr_host_free(ptr::null_mut()) };
     }
 
     /// `env::twice` that calls `packr_instance_call` on its own instance (through the data).
